@@ -1,0 +1,199 @@
+/**
+ * The one schema for proxy.config.json. Defaults live here and nowhere else; durations and sizes are
+ * parsed into numbers (ms / bytes) at load, so the rest of the code never sees "5m".
+ */
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.ts';
+
+const duration = (fallback: string | number) =>
+  z
+    .union([z.number(), z.string()])
+    .default(fallback)
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `invalid duration ${JSON.stringify(v)} (use ms, or "30s", "5m", "1h", "1d")` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const size = (fallback: string | number) =>
+  z
+    .union([z.number(), z.string()])
+    .default(fallback)
+    .transform((v, ctx) => {
+      const bytes = parseSize(v);
+      if (bytes === undefined) {
+        ctx.addIssue({ code: 'custom', message: `invalid size ${JSON.stringify(v)} (use bytes, or "512KB", "250MB", "10GB")` });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+
+/** Name of an environment variable that holds a secret. Secrets never live in the config file itself. */
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+
+const upstreamAuth = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('basic'), usernameEnv: envName, passwordEnv: envName }).strict(),
+  z.object({ type: z.literal('bearer'), tokenEnv: envName }).strict(),
+  z.object({ type: z.literal('apiKey'), header: z.string().default('X-NuGet-ApiKey'), tokenEnv: envName }).strict(),
+]);
+
+const ttl = z
+  .object({
+    metadata: duration('5m'),
+    search: duration('1m'),
+    notFound: duration('1m'),
+    serviceIndex: duration('1h'),
+  })
+  .strict();
+
+const ttlOverride = z
+  .object({
+    metadata: duration('5m').optional(),
+    search: duration('1m').optional(),
+    notFound: duration('1m').optional(),
+    serviceIndex: duration('1h').optional(),
+  })
+  .strict();
+
+export const upstreamSchema = z
+  .object({
+    /** Short name used in logs, headers, per-upstream views and packageSourceMapping. */
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, ".", "_" or "-"'),
+    /** The upstream's V3 service index URL. */
+    url: z.url({ protocol: /^https?$/ }),
+    /** Total time budget for one upstream request (headers and body). */
+    timeout: duration('30s'),
+    /** Time budget for search/autocomplete fan-out to this upstream. */
+    searchTimeout: duration('5s'),
+    /** Breaker: this many failures within failTimeout open the circuit. */
+    maxFails: z.number().int().min(1).default(5),
+    failTimeout: duration('30s'),
+    auth: upstreamAuth.optional(),
+    /** Extra headers sent to this upstream only; values are read from the named environment variables. */
+    headers: z.record(z.string(), z.object({ env: envName }).strict()).default({}),
+    /** Environment variable holding the API key nugate sends when it publishes to this upstream in `mapped` mode. */
+    apiKeyEnv: envName.optional(),
+    /** Per-upstream cache TTL overrides. */
+    ttl: ttlOverride.optional(),
+  })
+  .strict();
+
+const clientKey = z
+  .object({
+    name: z.string().min(1),
+    /** Hex SHA-256 of the key. The key itself never lives in the config. */
+    sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be a hex SHA-256'),
+    /** Id patterns (NuGet packageSourceMapping syntax) this key may publish. Absent = any id. */
+    patterns: z.array(z.string().min(1)).optional(),
+  })
+  .strict();
+
+const readUser = z
+  .object({
+    username: z.string().min(1),
+    /** Hex SHA-256 of the password (or API key used as password). */
+    passwordSha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be a hex SHA-256'),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    listen: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(5000),
+      })
+      .strict()
+      .prefault({}),
+    /** Public base URL of nugate, e.g. https://nuget.example.com. Derived from the request when absent. */
+    publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /** Trust X-Forwarded-Proto/Host/Port/Prefix from a reverse proxy in front of nugate. */
+    trustProxy: z.boolean().default(false),
+    /** Never contact an upstream: serve what is cached, 404 for the rest. */
+    offline: z.boolean().default(false),
+    upstreams: z.array(upstreamSchema).min(1, 'at least one upstream is required'),
+    cache: z
+      .object({
+        dir: z.string().min(1).default('.nugate-cache'),
+        /** Metadata store: "memory" (embedded, persisted under cache.dir) or a redis:// URL. */
+        store: z.string().default('file'),
+        maxSize: size('20GB'),
+        /** Memory for ready-to-send bodies (JSON and hot packages). */
+        hotMaxSize: size('256MB'),
+        /** Largest single package kept in memory. */
+        hotMaxEntrySize: size('16MB'),
+        ttl: ttl.prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    /** NuGet packageSourceMapping: upstream name -> id patterns ("Contoso.*", "Exact.Id", "*"). */
+    packageSourceMapping: z.record(z.string(), z.array(z.string().min(1)).min(1)).optional(),
+    publish: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Target upstream. When absent, chosen by id through packageSourceMapping. */
+        upstream: z.string().optional(),
+        maxSize: size('250MB'),
+        /** passthrough: the client's key goes to the target upstream. mapped: checked here, replaced by the upstream's key. */
+        keyMode: z.enum(['passthrough', 'mapped']).default('passthrough'),
+        keys: z.array(clientKey).default([]),
+        /** Advertise SymbolPackagePublish and forward .snupkg pushes. */
+        symbols: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    auth: z
+      .object({
+        /** Require credentials (Basic, or X-NuGet-ApiKey) on read requests. */
+        read: z.boolean().default(false),
+        users: z.array(readUser).default([]),
+        realm: z.string().default('nugate'),
+      })
+      .strict()
+      .prefault({}),
+    /** What to answer when nothing is cached and no upstream could answer (design.md §4). */
+    unavailable: z
+      .object({
+        status: z.union([z.literal(503), z.literal(502), z.literal(404)]).default(503),
+        retryAfter: z.number().int().min(0).max(60).default(5),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const names = new Set<string>();
+    cfg.upstreams.forEach((u, i) => {
+      const lower = u.name.toLowerCase();
+      if (names.has(lower)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'name'], message: `duplicate upstream name "${u.name}"` });
+      names.add(lower);
+    });
+    for (const key of Object.keys(cfg.packageSourceMapping ?? {})) {
+      if (!names.has(key.toLowerCase())) {
+        ctx.addIssue({ code: 'custom', path: ['packageSourceMapping', key], message: `no upstream named "${key}"` });
+      }
+    }
+    if (cfg.publish.upstream !== undefined && !names.has(cfg.publish.upstream.toLowerCase())) {
+      ctx.addIssue({ code: 'custom', path: ['publish', 'upstream'], message: `no upstream named "${cfg.publish.upstream}"` });
+    }
+    if (cfg.auth.read && cfg.auth.users.length === 0 && cfg.publish.keys.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['auth', 'users'], message: 'auth.read is on but no users (or publish.keys) can authenticate' });
+    }
+    if (cfg.publish.keyMode === 'mapped' && cfg.publish.keys.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['publish', 'keys'], message: 'keyMode "mapped" needs at least one key' });
+    }
+  });
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type UpstreamConfig = z.output<typeof upstreamSchema>;
+export type TtlConfig = Config['cache']['ttl'];
