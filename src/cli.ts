@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+/**
+ * The entry point (design.md §7, a contract other tools rely on):
+ *   nugate [serve] [--config FILE] [--port N] [--host H] [--offline]
+ *   nugate cache stats|prune [--config FILE] [--max-size SIZE] [--older-than DURATION]
+ *   nugate config check [--config FILE]
+ *   nugate config import NuGet.Config
+ */
+import { parseArgs } from 'node:util';
+import { readFile } from 'node:fs/promises';
+import { loadConfigFile, ConfigError } from './config/load.ts';
+import type { Config } from './config/schema.ts';
+import { parseDuration, parseSize, formatBytes } from './config/units.ts';
+import { createApp } from './app.ts';
+import { listen } from './server.ts';
+import { createLogger } from './ops/logger.ts';
+import { createCache } from './cache/index.ts';
+import { importNuGetConfig } from './config/import-nuget-config.ts';
+
+const USAGE = `usage:
+  nugate [serve] [--config FILE] [--port N] [--host H] [--offline]
+  nugate cache stats [--config FILE]
+  nugate cache prune [--config FILE] [--max-size SIZE] [--older-than DURATION]
+  nugate config check [--config FILE]
+  nugate config import NuGet.Config`;
+
+class UsageError extends Error {}
+
+async function loadWithOverrides(values: { config?: string | undefined; port?: string | undefined; host?: string | undefined; offline?: boolean | undefined }): Promise<Config> {
+  const config = await loadConfigFile(values.config ?? 'proxy.config.json');
+  if (values.port !== undefined) {
+    const port = Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: expected 0-65535, got "${values.port}"`);
+    config.listen.port = port;
+  }
+  if (values.host !== undefined) config.listen.host = values.host;
+  if (values.offline) config.offline = true;
+  return config;
+}
+
+async function serveCommand(config: Config): Promise<void> {
+  const log = createLogger(config.log.level);
+  const nugate = await createApp({ config, log });
+  const running = await listen(nugate, config.listen.host, config.listen.port);
+  log.info({ url: running.url, offline: config.offline, upstreams: config.upstreams.map((u) => u.name), cacheDir: config.cache.dir }, 'nugate listening');
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'nugate shutting down');
+    running.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function cacheCommand(sub: string | undefined, config: Config, values: { 'max-size'?: string | undefined; 'older-than'?: string | undefined }): Promise<void> {
+  const cache = await createCache({ config, log: createLogger('warn') });
+  try {
+    if (sub === 'stats') {
+      const stats = await cache.stats();
+      process.stdout.write(`${JSON.stringify(stats, null, 2)}\n`);
+      return;
+    }
+    if (sub === 'prune') {
+      const opts: { maxSize?: number; olderThan?: number } = {};
+      if (values['max-size'] !== undefined) {
+        const n = parseSize(values['max-size']);
+        if (n === undefined) throw new UsageError(`--max-size: invalid size "${values['max-size']}"`);
+        opts.maxSize = n;
+      }
+      if (values['older-than'] !== undefined) {
+        const n = parseDuration(values['older-than']);
+        if (n === undefined) throw new UsageError(`--older-than: invalid duration "${values['older-than']}"`);
+        opts.olderThan = n;
+      }
+      const report = await cache.prune(opts);
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      return;
+    }
+    throw new UsageError(`unknown cache command "${sub ?? ''}"`);
+  } finally {
+    await cache.close();
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string' },
+      offline: { type: 'boolean' },
+      'max-size': { type: 'string' },
+      'older-than': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const [command = 'serve', sub, arg] = positionals;
+  switch (command) {
+    case 'serve':
+      return serveCommand(await loadWithOverrides(values));
+    case 'cache':
+      return cacheCommand(sub, await loadWithOverrides(values), values);
+    case 'config':
+      if (sub === 'check') {
+        const config = await loadWithOverrides(values);
+        process.stdout.write(`config OK: ${config.upstreams.length} upstream(s), cache at ${config.cache.dir} (max ${formatBytes(config.cache.maxSize)})\n`);
+        return;
+      }
+      if (sub === 'import') {
+        const file = arg;
+        if (!file) throw new UsageError('config import needs a NuGet.Config path');
+        const imported = importNuGetConfig(await readFile(file, 'utf8'));
+        const fragment: Record<string, unknown> = { upstreams: imported.upstreams };
+        if (imported.packageSourceMapping) fragment.packageSourceMapping = imported.packageSourceMapping;
+        process.stdout.write(`${JSON.stringify(fragment, null, 2)}\n`);
+        for (const w of imported.warnings) process.stderr.write(`warning: ${w}\n`);
+        for (const e of imported.env) process.stderr.write(`set ${e.name}: ${e.description}\n`);
+        return;
+      }
+      throw new UsageError(`unknown config command "${sub ?? ''}"`);
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError) process.stderr.write(`nugate: ${err.message}\n`);
+  else if (err instanceof UsageError) process.stderr.write(`nugate: ${err.message}\n${USAGE}\n`);
+  else process.stderr.write(`nugate: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(2);
+});

@@ -1,0 +1,101 @@
+/**
+ * Writing responses. JSON goes out as bytes with a strong ETag (a content hash) and answers If-None-Match with
+ * 304; packages go out through a raw pipe into the node response (deps.md: never Readable.toWeb a proxied body).
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream';
+import type { Readable } from 'node:stream';
+import type { Context } from 'hono';
+import type { HttpBindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import type { BlobResult, CacheState } from '../cache/types.ts';
+
+export type Env = { Bindings: HttpBindings };
+
+export function strongEtag(body: string | Uint8Array): string {
+  return `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
+}
+
+/** RFC 9110 §13.1.2: If-None-Match matches on any listed entity tag (or "*"), weak comparison. */
+export function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  if (ifNoneMatch.trim() === '*') return true;
+  const bare = etag.replace(/^W\//, '');
+  return ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === bare);
+}
+
+/** Bytes Hono accepts as a body (Buffer's type allows SharedArrayBuffer, which a response never holds). */
+export type Bytes = Uint8Array<ArrayBuffer>;
+
+export function asBytes(buf: Buffer): Bytes {
+  return buf as Uint8Array as Bytes;
+}
+
+export interface Rendered {
+  body: Bytes;
+  etag: string;
+  contentType: string;
+  cacheControl: string;
+  state: CacheState;
+  warning?: string | undefined;
+  ageSeconds?: number | undefined;
+}
+
+export function renderJson(text: string, meta: { cacheControl: string; state: CacheState; warning?: string | undefined; ageSeconds?: number | undefined }): Rendered {
+  const body = asBytes(Buffer.from(text, 'utf8'));
+  return { body, etag: strongEtag(body), contentType: 'application/json; charset=utf-8', ...meta };
+}
+
+/** Header values must be Latin-1 single-line; upstream-provided reasons are squeezed into that. */
+export function headerSafe(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 500);
+}
+
+export function sendRendered(c: Context<Env>, r: Rendered, state: CacheState = r.state): Response {
+  const headers: Record<string, string> = {
+    'content-type': r.contentType,
+    etag: r.etag,
+    'cache-control': r.cacheControl,
+    'x-cache': state,
+  };
+  if (r.warning) headers['x-nuget-warning'] = headerSafe(r.warning);
+  if (r.ageSeconds !== undefined && r.ageSeconds > 0) headers.age = String(Math.floor(r.ageSeconds));
+  if (etagMatches(c.req.header('if-none-match'), r.etag)) return c.body(null, 304, headers);
+  return c.body(r.body, 200, headers);
+}
+
+export const PACKAGE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
+
+/** Sends a package-like blob: memory fast path, or a raw pipe from disk or from a download in flight. */
+export function sendBlob(c: Context<Env>, blob: BlobResult, contentType: string): Response {
+  const headers: Record<string, string> = {
+    'content-type': contentType,
+    'cache-control': PACKAGE_CACHE_CONTROL,
+    'x-cache': blob.state,
+  };
+  if (blob.etag) headers.etag = blob.etag;
+  if (blob.size !== undefined) headers['content-length'] = String(blob.size);
+  if (blob.etag && etagMatches(c.req.header('if-none-match'), blob.etag)) {
+    closeBody(blob);
+    delete headers['content-length'];
+    return c.body(null, 304, headers);
+  }
+  if (blob.body.kind === 'buffer') return c.body(asBytes(blob.body.data), 200, headers);
+  const out = c.env.outgoing;
+  const source: Readable = blob.body.kind === 'file' ? createReadStream(blob.body.path, { highWaterMark: 256 * 1024 }) : blob.body.stream;
+  out.writeHead(200, headers);
+  if (c.req.method === 'HEAD') {
+    source.destroy();
+    out.end();
+    return RESPONSE_ALREADY_SENT;
+  }
+  // If the source fails mid-way the socket is destroyed, so the client sees a truncated body, never a
+  // complete-looking corrupt one.
+  pipeline(source, out, () => {});
+  return RESPONSE_ALREADY_SENT;
+}
+
+function closeBody(blob: BlobResult): void {
+  if (blob.body.kind === 'stream') blob.body.stream.destroy();
+}

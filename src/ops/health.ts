@@ -1,0 +1,23 @@
+/**
+ * GET /health: 200 once nugate is serving, with each upstream's breaker state so an operator (or a load balancer
+ * that reads the body) can see which upstream is failing.
+ */
+import { Hono } from 'hono';
+import type { Services } from '../services.ts';
+import type { Env } from '../http/respond.ts';
+
+export function healthRoutes(s: Services): Hono<Env> {
+  const app = new Hono<Env>();
+  app.get('/', (c) =>
+    c.json(
+      {
+        status: 'ok',
+        offline: s.config.offline,
+        upstreams: s.upstreams.map((u) => ({ name: u.name, ...u.breaker.snapshot() })),
+      },
+      200,
+      { 'cache-control': 'no-store' },
+    ),
+  );
+  return app;
+}

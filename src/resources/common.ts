@@ -1,0 +1,138 @@
+/**
+ * Pieces every resource handler shares: the feed's public base, id/version parameters, fanning one document
+ * request out to several upstreams, and the status model of design.md §4.
+ */
+import type { Context } from 'hono';
+import type { CacheState, DocKind, DocResult } from '../cache/types.ts';
+import type { Services, Feed } from '../services.ts';
+import type { Upstream } from '../upstream/upstream.ts';
+import { publicRoot } from '../http/public-base.ts';
+import { isValidId, normalizeId } from '../nuget/id.ts';
+import { lowerNormalized } from '../nuget/version.ts';
+import { NugateError, UpstreamError, badRequest } from '../errors.ts';
+import type { Env } from '../http/respond.ts';
+
+export function feedBase(c: Context<Env>, s: Services, feed: Feed): string {
+  return publicRoot(c, { publicUrl: s.config.publicUrl, trustProxy: s.config.trustProxy }) + feed.path;
+}
+
+/** The lowercase id of a path segment, or a 400 that says what is wrong. */
+export function idParam(raw: string | undefined): string {
+  const id = decodeSegment(raw);
+  if (!isValidId(id)) throw badRequest(`invalid package id "${id.slice(0, 120)}"`);
+  return normalizeId(id);
+}
+
+/** The normalized lowercase version of a path segment, or a 400. */
+export function versionParam(raw: string | undefined): string {
+  const text = decodeSegment(raw);
+  const v = lowerNormalized(text);
+  if (v === undefined) throw badRequest(`invalid package version "${text.slice(0, 60)}"`);
+  return v;
+}
+
+function decodeSegment(raw: string | undefined): string {
+  try {
+    return decodeURIComponent(raw ?? '');
+  } catch {
+    throw badRequest('invalid percent-encoding in path');
+  }
+}
+
+export type Outcome =
+  | { upstream: Upstream; kind: 'ok'; res: DocResult }
+  | { upstream: Upstream; kind: 'notFound'; res?: DocResult }
+  | { upstream: Upstream; kind: 'failed'; error: Error };
+
+/** Runs one document lookup per upstream in parallel; never throws. */
+export async function fanOut(upstreams: Upstream[], lookup: (u: Upstream) => Promise<DocResult>): Promise<Outcome[]> {
+  return Promise.all(
+    upstreams.map(async (upstream): Promise<Outcome> => {
+      try {
+        const res = await lookup(upstream);
+        return res.doc.status === 200 ? { upstream, kind: 'ok', res } : { upstream, kind: 'notFound', res };
+      } catch (err) {
+        if (err instanceof NugateError && err.status === 404) return { upstream, kind: 'notFound' };
+        return { upstream, kind: 'failed', error: err as Error };
+      }
+    }),
+  );
+}
+
+/** One X-Cache value for a response built from several documents: the least "cached" wins. */
+export function combineStates(outcomes: Outcome[]): { state: CacheState; warning?: string; ageSeconds: number } {
+  let state: CacheState = 'HIT';
+  const warnings: string[] = [];
+  let age = 0;
+  for (const o of outcomes) {
+    if (o.kind === 'failed') {
+      warnings.push(`nugate: upstream "${o.upstream.name}" is unavailable (${o.error.message})`);
+      continue;
+    }
+    const r = o.res;
+    if (!r) continue;
+    if (r.warning) warnings.push(r.warning);
+    age = Math.max(age, r.ageMs / 1000);
+    if (r.state === 'MISS') state = 'MISS';
+    else if (r.state === 'STALE' && state !== 'MISS') state = 'STALE';
+    else if (r.state === 'REVALIDATED' && state === 'HIT') state = 'REVALIDATED';
+  }
+  const out: { state: CacheState; warning?: string; ageSeconds: number } = { state, ageSeconds: state === 'MISS' ? 0 : age };
+  if (warnings.length > 0) out.warning = warnings.join('; ');
+  return out;
+}
+
+/**
+ * The answer when nothing usable came back. Every eligible upstream said 404 (or there is none) → 404.
+ * Otherwise, nothing cached and no upstream could answer → the configured "unavailable" status (503 with a short
+ * Retry-After by default: the only signal that makes the client say "source unreachable", design.md §4).
+ */
+export function nothingUsable(s: Services, outcomes: Outcome[], what: string): NugateError {
+  const failed = outcomes.filter((o): o is Extract<Outcome, { kind: 'failed' }> => o.kind === 'failed');
+  if (failed.length === 0 || outcomes.some((o) => o.kind === 'notFound')) return new NugateError('NOT_FOUND', 404, `${what} not found`);
+  const names = failed.map((f) => f.upstream.name).join(', ');
+  const { status, retryAfter } = s.config.unavailable;
+  const headers: Record<string, string> = { 'x-nuget-warning': `nugate: upstream ${names} unavailable and ${what} is not cached` };
+  if (status !== 404) headers['retry-after'] = String(retryAfter);
+  const first = failed[0]?.error;
+  const reason = first instanceof UpstreamError ? first.message : (first?.message ?? 'unavailable');
+  return new NugateError(status === 404 ? 'NOT_FOUND' : 'UPSTREAM_UNAVAILABLE', status, `${what} is not available: ${reason}`, { headers });
+}
+
+export function ttlOf(s: Services, kind: DocKind): number {
+  const t = s.config.cache.ttl;
+  switch (kind) {
+    case 'metadata':
+      return t.metadata;
+    case 'search':
+      return t.search;
+    case 'serviceIndex':
+      return t.serviceIndex;
+    case 'immutable':
+      return 365 * 86_400_000;
+  }
+}
+
+/** How long a rendered response may be reused: the freshness left in its least fresh document. */
+export function renderTtl(s: Services, kind: DocKind, outcomes: Outcome[]): number {
+  let left = ttlOf(s, kind);
+  for (const o of outcomes) {
+    if (o.kind === 'failed') return 0;
+    if (!o.res) continue;
+    if (o.res.state === 'STALE') return 0;
+    const docTtl = o.res.doc.status === 404 ? s.config.cache.ttl.notFound : ttlOf(s, kind);
+    left = Math.min(left, docTtl - o.res.ageMs);
+  }
+  return left;
+}
+
+export function cacheControl(kind: DocKind): string {
+  if (kind === 'search') return 'public, max-age=30';
+  if (kind === 'immutable') return 'public, max-age=604800';
+  return 'public, max-age=60';
+}
+
+export function renderKey(c: Context<Env>, base: string): string {
+  const url = new URL(c.req.url);
+  return `${base}\u0000${url.pathname}${url.search}`;
+}

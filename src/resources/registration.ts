@@ -1,0 +1,137 @@
+/**
+ * RegistrationsBaseUrl (protocol.md §1.4). nugate rebuilds every index from the leaves of the eligible
+ * upstreams and repages it like nuget.org (design.md §5): fewer than 128 versions are inlined, larger ids get
+ * pages that nugate serves itself. Leaves are served from the same merged set, so no page or leaf URL ever
+ * points at an upstream. The SemVer1 hive is the SemVer2 one minus SemVer2 packages.
+ */
+import { Hono, type Context } from 'hono';
+import type { Services, Feed } from '../services.ts';
+import type { Upstream } from '../upstream/upstream.ts';
+import type { DocResult } from '../cache/types.ts';
+import { eligibleUpstreams } from '../services.ts';
+import { pagesOfIndex, leavesOfPage, mergeLeaves, buildRegistration, filterSemVer1, type Leaf, type Json, type BuiltRegistration } from '../merge/registration.ts';
+import { FEED_SENTINEL, materialize } from '../feed-urls.ts';
+import { renderJson, sendRendered, type Env, type Rendered } from '../http/respond.ts';
+import { feedBase, idParam, versionParam, fanOut, combineStates, nothingUsable, renderTtl, cacheControl, renderKey, type Outcome } from './common.ts';
+import { notFound } from '../errors.ts';
+
+type Hive = 'registration' | 'registration-semver1';
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Upstream pages that are not inlined are fetched and inlined before the index is cached, so one cached
+ * document holds every leaf of that upstream (nuget.org pages ids with 128+ versions).
+ */
+async function inlinePages(u: Upstream, json: unknown): Promise<unknown> {
+  if (!isObject(json) || !Array.isArray(json.items)) throw new Error('registration index without "items"');
+  for (const page of json.items) {
+    if (!isObject(page) || Array.isArray(page.items)) continue;
+    const url = page['@id'];
+    if (typeof url !== 'string') continue;
+    const doc = await u.fetchJson(url);
+    if (isObject(doc) && Array.isArray(doc.items)) page.items = doc.items;
+  }
+  return json;
+}
+
+function indexDoc(s: Services, u: Upstream, id: string): Promise<DocResult> {
+  return s.docs.get(`reg:${u.name}:${id}`, 'metadata', u.name, async (stale) => {
+    const { resources } = await u.discover();
+    const hive = resources.registrationSemVer2 ?? resources.registrationSemVer1;
+    if (!hive) return { kind: 'notFound' };
+    return u.loadRewritten(`${hive}${id}/index.json`, stale, (json) => inlinePages(u, json));
+  });
+}
+
+function leavesOf(o: Outcome): Leaf[] {
+  if (o.kind !== 'ok') return [];
+  const index = JSON.parse(o.res.doc.body) as unknown;
+  return pagesOfIndex(index).flatMap((p) => leavesOfPage({ items: p.items ?? [] }, o.upstream.name));
+}
+
+const canonicalIndex = (hive: Hive, id: string): string => `${FEED_SENTINEL}${hive}/${id}/index.json`;
+
+/** Leaf @ids are nugate's own, whatever layout the upstream used, so nugate can serve them from this set. */
+function ownLeaves(leaves: Leaf[], hive: Hive, id: string): Leaf[] {
+  return leaves.map((l) => ({ ...l, item: { ...l.item, '@id': `${FEED_SENTINEL}${hive}/${id}/${l.version}.json` } }));
+}
+
+async function build(s: Services, feed: Feed, hive: Hive, id: string): Promise<{ built: BuiltRegistration; leaves: Leaf[]; outcomes: Outcome[] }> {
+  const outcomes = await fanOut(eligibleUpstreams(s, feed, id), (u) => indexDoc(s, u, id));
+  let leaves = mergeLeaves(outcomes.map(leavesOf));
+  if (hive === 'registration-semver1') leaves = filterSemVer1(leaves);
+  if (leaves.length === 0) throw nothingUsable(s, outcomes, `package ${id}`);
+  leaves = ownLeaves(leaves, hive, id);
+  const index = canonicalIndex(hive, id);
+  const built = buildRegistration(leaves, { index, page: (lower, upper) => `${FEED_SENTINEL}${hive}/${id}/page/${lower}/${upper}.json` });
+  return { built, leaves, outcomes };
+}
+
+function leafDocument(leaf: Leaf, index: string): Json {
+  const item = leaf.item;
+  const entry = item.catalogEntry;
+  const doc: Json = {
+    '@id': item['@id'],
+    '@type': ['Package', 'http://schema.nuget.org/catalog#Permalink'],
+    catalogEntry: isObject(entry) ? entry['@id'] : entry,
+    listed: isObject(entry) ? (entry.listed ?? true) : true,
+    packageContent: item.packageContent,
+    registration: index,
+  };
+  if (isObject(entry) && entry.published !== undefined) doc.published = entry.published;
+  return doc;
+}
+
+export function registrationRoutes(s: Services, feed: Feed, hive: Hive): Hono<Env> {
+  const app = new Hono<Env>();
+
+  /** Renders (or reuses) one document of the rebuilt registration. */
+  const serve = async (c: Context<Env>, id: string, pick: (b: { built: BuiltRegistration; leaves: Leaf[] }) => Json | undefined): Promise<Response> => {
+    const base = feedBase(c, s, feed);
+    const key = renderKey(c, base);
+    const hit = s.render.get(key);
+    if (hit) return sendRendered(c, hit, 'HIT');
+    const result = await build(s, feed, hive, id);
+    const doc = pick(result);
+    if (!doc) throw notFound(`no such registration document for ${id}`);
+    const rendered: Rendered = renderJson(materialize(JSON.stringify(doc), base), { ...combineStates(result.outcomes), cacheControl: cacheControl('metadata') });
+    s.render.set(key, rendered, renderTtl(s, 'metadata', result.outcomes), [id]);
+    return sendRendered(c, rendered);
+  };
+
+  app.get('/:id/index.json', (c) => {
+    const id = idParam(c.req.param('id'));
+    return serve(c, id, ({ built }) => built.index);
+  });
+
+  app.get('/:id/page/:lower/:upper', (c) => {
+    const id = idParam(c.req.param('id'));
+    const lower = versionParam(c.req.param('lower'));
+    const upperRaw = c.req.param('upper');
+    if (!upperRaw.endsWith('.json')) throw notFound();
+    const upper = versionParam(upperRaw.slice(0, -'.json'.length));
+    return serve(c, id, ({ built }) => {
+      for (const [k, page] of built.pages) {
+        const [l, u] = k.split('/');
+        if (l?.toLowerCase() === lower && u?.toLowerCase() === upper) return page;
+      }
+      return undefined;
+    });
+  });
+
+  app.get('/:id/:leaf', (c) => {
+    const id = idParam(c.req.param('id'));
+    const leafName = c.req.param('leaf');
+    if (!leafName.endsWith('.json')) throw notFound();
+    const version = versionParam(leafName.slice(0, -'.json'.length));
+    return serve(c, id, ({ leaves }) => {
+      const leaf = leaves.find((l) => l.version === version);
+      return leaf ? leafDocument(leaf, canonicalIndex(hive, id)) : undefined;
+    });
+  });
+
+  return app;
+}

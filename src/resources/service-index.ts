@@ -1,0 +1,49 @@
+/**
+ * nugate's own service index (design.md §2): generated from what nugate implements, every resource under every
+ * alias the client looks for. Upstream resources nugate does not serve are dropped; browser templates are copied.
+ */
+import { Hono } from 'hono';
+import type { Services, Feed } from '../services.ts';
+import type { ServiceIndexEntry } from '../nuget/service-index.ts';
+import { buildServiceIndex, feedUrls } from '../nuget/service-index.ts';
+import { renderJson, sendRendered, type Env } from '../http/respond.ts';
+import { feedBase, renderKey } from './common.ts';
+
+export interface FeedCapabilities {
+  vulnerability: boolean;
+  publish: boolean;
+  symbols: boolean;
+  browserTemplates: ServiceIndexEntry[];
+}
+
+/** What the feed's upstreams offer. An upstream that cannot be reached right now simply adds nothing. */
+export async function capabilities(s: Services, feed: Feed): Promise<FeedCapabilities> {
+  const found = await Promise.all(feed.upstreams.map((u) => u.discover().then((d) => d.resources, () => undefined)));
+  const resources = found.filter((r) => r !== undefined);
+  const publishTarget = s.config.publish.upstream;
+  const publishers = resources.filter((_, i) => publishTarget === undefined || feed.upstreams[i]?.name.toLowerCase() === publishTarget.toLowerCase());
+  const publish = s.config.publish.enabled && (publishTarget !== undefined || feed.upstreams.length > 0) && publishers.some((r) => r.packagePublish !== undefined);
+  return {
+    vulnerability: resources.some((r) => r.vulnerabilityInfo !== undefined),
+    publish,
+    symbols: publish && s.config.publish.symbols && publishers.some((r) => r.symbolPackagePublish !== undefined),
+    browserTemplates: resources[0]?.browserTemplates ?? [],
+  };
+}
+
+export function serviceIndexRoutes(s: Services, feed: Feed): Hono<Env> {
+  const app = new Hono<Env>();
+  app.get('/', async (c) => {
+    const base = feedBase(c, s, feed);
+    const key = renderKey(c, base);
+    const hit = s.render.get(key);
+    if (hit) return sendRendered(c, hit, 'HIT');
+    const caps = await capabilities(s, feed);
+    const doc = buildServiceIndex(feedUrls(base), caps);
+    const rendered = renderJson(JSON.stringify(doc), { state: 'HIT', cacheControl: 'public, max-age=300' });
+    // Regenerated every minute so that an upstream coming back adds its resources again.
+    s.render.set(key, rendered, 60_000, []);
+    return sendRendered(c, rendered);
+  });
+  return app;
+}
