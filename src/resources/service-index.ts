@@ -4,7 +4,7 @@
  */
 import { Hono } from 'hono';
 import type { Services, Feed } from '../services.ts';
-import type { ServiceIndexEntry } from '../nuget/service-index.ts';
+import type { ServiceIndexEntry, UpstreamResources } from '../nuget/service-index.ts';
 import { buildServiceIndex, feedUrls } from '../nuget/service-index.ts';
 import { renderJson, sendRendered, type Env } from '../http/respond.ts';
 import { feedBase, renderKey } from './common.ts';
@@ -27,8 +27,24 @@ export async function capabilities(s: Services, feed: Feed): Promise<FeedCapabil
     vulnerability: resources.some((r) => r.vulnerabilityInfo !== undefined),
     publish,
     symbols: publish && s.config.publish.symbols && publishers.some((r) => r.symbolPackagePublish !== undefined),
-    browserTemplates: resources[0]?.browserTemplates ?? [],
+    browserTemplates: (resources[0]?.browserTemplates ?? []).filter((t) => !onApiOrigin(t['@id'], resources)),
   };
+}
+
+/**
+ * Browser templates are copied verbatim (they point at a gallery web site), except one that sits on an origin
+ * nugate proxies as an API: copying it would hand clients an upstream host, and nugate does not serve web pages.
+ */
+function onApiOrigin(template: string, resources: UpstreamResources[]): boolean {
+  let origin: string;
+  try {
+    origin = new URL(template.replace(/[{}]/g, '')).origin;
+  } catch {
+    return true;
+  }
+  return resources.some((r) =>
+    [r.packageBaseAddress, r.registrationSemVer2, r.registrationSemVer1, ...r.search, ...r.autocomplete].some((u) => u !== undefined && new URL(u).origin === origin),
+  );
 }
 
 export function serviceIndexRoutes(s: Services, feed: Feed): Hono<Env> {
