@@ -56,3 +56,64 @@ test('a bad config fails at start with one message naming every bad key', async 
   const badPort = await runCli(['--config', file.replace('bad', 'absent'), '--port', 'abc']);
   assert.equal(badPort.code, 2);
 });
+
+test('cache stats and prune give operators a view and a lever', async (t) => {
+  const up = await startFakeUpstream([{ id: 'A.B', version: '1.0.0', padding: 50_000 }, { id: 'C.D', version: '1.0.0', padding: 50_000 }]);
+  t.after(() => up.close());
+  const dir = await mkdtemp(join(tmpdir(), 'nugate-cli-cache-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const config = { upstreams: [{ name: 'u', url: up.indexUrl }], cache: { dir: join(dir, 'cache') } };
+  const ng = await startNugate({ config });
+  for (const id of ['a.b', 'c.d']) {
+    const r = await fetch(`${ng.baseUrl}/v3/flatcontainer/${id}/1.0.0/${id}.1.0.0.nupkg`);
+    assert.equal(r.status, 200);
+    await r.arrayBuffer();
+  }
+  assert.equal(await ng.stop('SIGTERM'), 0);
+  const file = join(dir, 'config.json');
+  await writeFile(file, JSON.stringify(config));
+  const stats = await runCli(['cache', 'stats', '--config', file]);
+  assert.equal(stats.code, 0, stats.stderr);
+  const parsed = JSON.parse(stats.stdout) as Record<string, unknown>;
+  assert.match(JSON.stringify(parsed), /"count":2/, stats.stdout);
+  const prune = await runCli(['cache', 'prune', '--config', file, '--max-size', '0']);
+  assert.equal(prune.code, 0, prune.stderr);
+  const after = await runCli(['cache', 'stats', '--config', file]);
+  assert.doesNotMatch(after.stdout, /"count":2/, after.stdout);
+  const bad = await runCli(['cache', 'prune', '--config', file, '--max-size', 'lots']);
+  assert.equal(bad.code, 2);
+});
+
+test('config import turns a NuGet.Config into upstreams and a mapping, with secrets as env references', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'nugate-cli-import-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'NuGet.Config');
+  await writeFile(
+    file,
+    `<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <packageSources>
+    <clear />
+    <add key="nuget.org" value="https://api.nuget.org/v3/index.json" protocolVersion="3" />
+    <add key="contoso" value="https://pkgs.example.com/contoso/nuget/v3/index.json" />
+  </packageSources>
+  <packageSourceCredentials>
+    <contoso>
+      <add key="Username" value="build" />
+      <add key="ClearTextPassword" value="hunter2-secret" />
+    </contoso>
+  </packageSourceCredentials>
+  <packageSourceMapping>
+    <packageSource key="contoso"><package pattern="Contoso.*" /></packageSource>
+    <packageSource key="nuget.org"><package pattern="*" /></packageSource>
+  </packageSourceMapping>
+</configuration>`,
+  );
+  const r = await runCli(['config', 'import', file]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { upstreams: Array<{ name: string; auth?: { usernameEnv: string } }>; packageSourceMapping: Record<string, string[]> };
+  assert.deepEqual(out.upstreams.map((u) => u.name), ['nuget.org', 'contoso']);
+  assert.ok(out.upstreams[1]?.auth?.usernameEnv);
+  assert.deepEqual(out.packageSourceMapping.contoso, ['Contoso.*']);
+  assert.ok(!r.stdout.includes('hunter2') && !r.stderr.includes('hunter2'), 'the secret is never copied');
+});

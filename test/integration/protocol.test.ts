@@ -273,3 +273,44 @@ test('publicUrl and X-Forwarded-* decide the URLs nugate writes', async () => {
     await trusting.stop();
   }
 });
+
+test('a page URL outside the upstream resource bases is never fetched (no SSRF through upstream data)', async () => {
+  const { createServer } = await import('node:http');
+  let hits = 0;
+  const victim = createServer((_req, res) => {
+    hits++;
+    res.end('{}');
+  });
+  await new Promise<void>((r) => victim.listen(0, '127.0.0.1', () => r()));
+  const victimPort = (victim.address() as { port: number }).port;
+  // Hand-crafted registration whose non-inlined page points at another host.
+  const { createServer: mk } = await import('node:http');
+  const feed = mk((req, res) => {
+    const base = `http://127.0.0.1:${(feed.address() as { port: number }).port}`;
+    if (req.url === '/v3/index.json') {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ version: '3.0.0', resources: [{ '@id': `${base}/reg/`, '@type': 'RegistrationsBaseUrl/3.6.0' }, { '@id': `${base}/flat/`, '@type': 'PackageBaseAddress/3.0.0' }] }));
+    } else if (req.url === '/reg/x.y/index.json') {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ count: 1, items: [{ '@id': `http://127.0.0.1:${victimPort}/internal/secret.json`, count: 1, lower: '1.0.0', upper: '1.0.0' }] }));
+    } else {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  await new Promise<void>((r) => feed.listen(0, '127.0.0.1', () => r()));
+  const local = await startNugateInProcess({ upstreams: [{ name: 'evil', url: `http://127.0.0.1:${(feed.address() as { port: number }).port}/v3/index.json` }] });
+  try {
+    const r = await fetch(`${local.url}/v3/registration/x.y/index.json`);
+    await r.arrayBuffer();
+    assert.notEqual(r.status, 200);
+    assert.ok(r.status < 500 || r.status === 502 || r.status === 503, String(r.status));
+    assert.equal(hits, 0, 'nugate must not fetch a URL outside the upstream resource bases');
+  } finally {
+    await local.stop();
+    feed.closeAllConnections();
+    victim.closeAllConnections();
+    await new Promise<void>((r) => feed.close(() => r()));
+    await new Promise<void>((r) => victim.close(() => r()));
+  }
+});
