@@ -183,3 +183,32 @@ test('clients get a strong ETag and 304 on If-None-Match for metadata', async ()
   assert.equal(second.status, 304);
   assert.equal(second.headers.get('x-cache'), 'HIT');
 });
+
+test('clients aborting mid-download neither crash nugate nor corrupt the cache', async () => {
+  const up = await startFakeUpstream([{ id: 'Huge.Pkg', version: '1.0.0', padding: 8_000_000 }]);
+  cleanups.push(() => up.close());
+  const ng = await startNugateInProcess({ upstreams: [{ name: 'u', url: up.indexUrl }] });
+  cleanups.push(() => ng.stop());
+  const path = `${ng.url}/v3/flatcontainer/huge.pkg/1.0.0/huge.pkg.1.0.0.nupkg`;
+  const aborted = await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      const ac = new AbortController();
+      try {
+        const res = await fetch(path, { signal: ac.signal });
+        const reader = res.body?.getReader();
+        await reader?.read();
+        ac.abort();
+        return true;
+      } catch {
+        return true;
+      }
+    }),
+  );
+  assert.equal(aborted.length, 20);
+  const full = await fetch(path);
+  assert.equal(full.status, 200);
+  assert.equal(sha(Buffer.from(await full.arrayBuffer())), sha(up.nupkg('Huge.Pkg', '1.0.0')));
+  const health = await fetch(`${ng.url}/health`);
+  assert.equal(health.status, 200);
+  await health.arrayBuffer();
+});
