@@ -118,7 +118,7 @@ export const configSchema = z
     cache: z
       .object({
         dir: z.string().min(1).default('.nugate-cache'),
-        /** Metadata store: "memory" (embedded, persisted under cache.dir) or a redis:// URL. */
+        /** Metadata store: "file" (embedded, persisted under cache.dir), "memory" (this process only) or a redis:// URL. */
         store: z.string().default('file'),
         maxSize: size('20GB'),
         /** Memory for ready-to-send bodies (JSON and hot packages). */

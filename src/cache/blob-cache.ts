@@ -1,0 +1,258 @@
+/**
+ * BlobCache (types.ts): package files served from the hot tier (a Buffer), else from disk (a file path),
+ * else downloaded once for all concurrent clients and streamed to each while it is written, verified and
+ * indexed (blob-flight.ts). The disk tier is capped at `cache.maxSize`: least recently used blobs go first.
+ */
+import type { Logger } from 'pino';
+import { LRUCache } from 'lru-cache';
+import type { BlobStore } from './blob-fs.ts';
+import { BlobFlight, type CompletedDownload } from './blob-flight.ts';
+import type { BlobIndex } from './blob-index.ts';
+import type { Clock } from './clock.ts';
+import type { HotTier } from './hot.ts';
+import { blobIdPrefix, blobRelPath } from './keys.ts';
+import type { BlobEntry, HotValue } from './records.ts';
+import type { BlobCache, BlobFile, BlobKey, BlobLoader, BlobResult } from './types.ts';
+import { verifyDownload, type DownloadFacts } from './verify.ts';
+
+export interface BlobCacheDeps {
+  store: BlobStore;
+  index: BlobIndex;
+  /** Complete blobs up to cache.hotMaxEntrySize are served from here. */
+  hot: HotTier<HotValue>;
+  /** Disk cap for blobs (cache.maxSize). */
+  maxSize: number;
+  clock: Clock;
+  log: Logger;
+  offline: boolean;
+  /** Replaceable for tests; defaults to verify.ts. */
+  verify?: (facts: DownloadFacts) => Promise<void>;
+}
+
+export interface EvictionReport {
+  removed: number;
+  freedBytes: number;
+}
+
+const HOT_PREFIX = 'b:';
+/** After going over the cap, evict down to this share of it, so a walk is not needed for every download. */
+const LOW_WATER = 0.9;
+
+/** Types we serve for files whose type is fixed by the protocol; icons and readmes keep the upstream's. */
+const FIXED_TYPES: Partial<Record<BlobFile, string>> = {
+  nupkg: 'application/octet-stream',
+  nuspec: 'application/xml',
+};
+const DEFAULT_TYPES: Record<BlobFile, string> = {
+  nupkg: 'application/octet-stream',
+  nuspec: 'application/xml',
+  icon: 'application/octet-stream',
+  readme: 'text/markdown',
+};
+
+/** Strong ETag from the content hash (design.md §3 "Towards clients"). */
+export function etagFor(sha512Base64: string): string {
+  return `"${Buffer.from(sha512Base64, 'base64').toString('hex').slice(0, 40)}"`;
+}
+
+function hitResult(entry: BlobEntry, body: BlobResult['body']): BlobResult {
+  return { body, size: entry.size, contentType: entry.contentType, etag: entry.etag, sha512: entry.sha512, state: 'HIT' };
+}
+
+export class DiskBlobCache implements BlobCache {
+  private readonly deps: BlobCacheDeps;
+  private readonly verify: (facts: DownloadFacts) => Promise<void>;
+  private readonly flights = new Map<string, BlobFlight>();
+  private readonly background = new Set<Promise<unknown>>();
+  private eviction: Promise<EvictionReport> | undefined;
+  /** id → sequence number of its last evictId; downloads that started earlier do not keep their bytes. */
+  private readonly evictedIds = new LRUCache<string, number>({ max: 10_000 });
+  private evictSeq = 0;
+
+  constructor(deps: BlobCacheDeps) {
+    this.deps = deps;
+    this.verify = deps.verify ?? verifyDownload;
+  }
+
+  async get(key: BlobKey, loader: BlobLoader): Promise<BlobResult | undefined> {
+    const rel = blobRelPath(key);
+    const hot = this.deps.hot.get(HOT_PREFIX + rel);
+    if (hot?.type === 'blob') {
+      this.deps.index.touch(rel, hot.entry);
+      return hitResult(hot.entry, { kind: 'buffer', data: hot.data });
+    }
+    let flight = this.flights.get(rel);
+    if (flight === undefined) {
+      flight = this.startFlight(key, rel, loader);
+    }
+    return flight.join();
+  }
+
+  async has(key: BlobKey): Promise<boolean> {
+    const rel = blobRelPath(key);
+    if (this.deps.hot.get(HOT_PREFIX + rel)?.type === 'blob') return true;
+    return (await this.deps.index.get(rel)) !== undefined;
+  }
+
+  async evictId(id: string): Promise<void> {
+    this.evictedIds.set(id, ++this.evictSeq);
+    const prefix = HOT_PREFIX + blobIdPrefix(id);
+    for (const k of [...this.deps.hot.keys()]) if (k.startsWith(prefix)) this.deps.hot.delete(k);
+    // The id's folder lists its blobs: no walk over the index.
+    for (const key of await this.deps.store.listId(id)) await this.removeBlob(key);
+  }
+
+  /** Evicts least recently used blobs until the disk tier holds at most `target` bytes. */
+  async shrinkTo(target: number): Promise<EvictionReport> {
+    const all: BlobEntry[] = [];
+    let bytes = 0;
+    for await (const [, entry] of this.deps.index.entries()) {
+      all.push(entry);
+      bytes += entry.size;
+    }
+    this.deps.index.setTotals({ bytes, count: all.length });
+    const report: EvictionReport = { removed: 0, freedBytes: 0 };
+    if (bytes <= target) return report;
+    all.sort((a, b) => a.lastAccess - b.lastAccess || a.storedAt - b.storedAt);
+    for (const entry of all) {
+      if (bytes <= target) break;
+      if (await this.removeBlob(entry.key)) {
+        bytes -= entry.size;
+        report.removed++;
+        report.freedBytes += entry.size;
+      }
+    }
+    return report;
+  }
+
+  /** Removes every blob not served since `cutoff` (clock ms). */
+  async removeUnusedSince(cutoff: number): Promise<EvictionReport> {
+    const report: EvictionReport = { removed: 0, freedBytes: 0 };
+    const doomed: BlobEntry[] = [];
+    for await (const [, entry] of this.deps.index.entries()) if (entry.lastAccess < cutoff) doomed.push(entry);
+    for (const entry of doomed) {
+      if (await this.removeBlob(entry.key)) {
+        report.removed++;
+        report.freedBytes += entry.size;
+      }
+    }
+    return report;
+  }
+
+  /** Waits for access-time writes and a running eviction (tests, shutdown). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.background]);
+    await this.deps.index.settle();
+  }
+
+  /** Stops every download in progress (their clients see a truncated body) and waits for them to end. */
+  async close(): Promise<void> {
+    const flights = [...this.flights.values()];
+    for (const f of flights) f.abort(new Error('cache closing'));
+    await Promise.allSettled(flights.map((f) => f.ended));
+    await this.settle();
+  }
+
+  private startFlight(key: BlobKey, rel: string, loader: BlobLoader): BlobFlight {
+    const startSeq = this.evictSeq;
+    const flight: BlobFlight = new BlobFlight({
+      key,
+      store: this.deps.store,
+      lookup: () => this.lookup(key, rel),
+      loader: this.deps.offline ? undefined : loader,
+      verify: (facts) => this.verify(facts),
+      shouldKeep: () => (this.evictedIds.get(key.id) ?? 0) <= startSeq,
+      index: (done) => this.indexBlob(rel, done),
+      contentType: (t) => FIXED_TYPES[key.file] ?? t ?? DEFAULT_TYPES[key.file],
+      maxBytes: this.deps.maxSize,
+      onEnd: () => {
+        if (this.flights.get(rel) === flight) this.flights.delete(rel);
+      },
+      onFailure: (err, phase) => {
+        // A loader error is the caller's to report; a broken download is only visible here.
+        if (phase === 'during download') this.deps.log.warn({ err, rel }, 'blob download failed; nothing was stored');
+      },
+    });
+    this.flights.set(rel, flight);
+    void flight.ended.catch((err: unknown) => this.deps.log.error({ err, rel }, 'blob flight crashed'));
+    return flight;
+  }
+
+  /** The stored blob: checked against the disk, promoted to the hot tier when small enough. */
+  private async lookup(key: BlobKey, rel: string): Promise<BlobResult | undefined> {
+    let entry: BlobEntry | undefined;
+    try {
+      entry = await this.deps.index.get(rel);
+    } catch (err) {
+      this.deps.log.warn({ err, rel }, 'metadata store read failed; treating the blob as not cached');
+      return undefined;
+    }
+    if (entry === undefined) return undefined;
+    const size = await this.deps.store.size(key);
+    if (size !== entry.size) {
+      // Removed or damaged behind our back: forget it and download again.
+      this.deps.log.warn({ rel, indexed: entry.size, onDisk: size }, 'blob file missing or wrong size; dropping it');
+      await this.removeBlob(key).catch(() => undefined);
+      return undefined;
+    }
+    this.deps.index.touch(rel, entry);
+    if (this.deps.hot.accepts(entry.size)) {
+      const data = await this.deps.store.read(key).catch(() => undefined);
+      if (data !== undefined && data.length === entry.size) {
+        this.deps.hot.set(HOT_PREFIX + rel, { type: 'blob', data, entry }, data.length);
+        return hitResult(entry, { kind: 'buffer', data });
+      }
+    }
+    return hitResult(entry, { kind: 'file', path: this.deps.store.path(key) });
+  }
+
+  private async indexBlob(rel: string, done: CompletedDownload): Promise<void> {
+    const now = this.deps.clock.now();
+    const entry: BlobEntry = {
+      key: done.key,
+      size: done.size,
+      sha512: done.sha512,
+      etag: etagFor(done.sha512),
+      contentType: done.contentType,
+      storedAt: now,
+      lastAccess: now,
+    };
+    try {
+      await this.deps.index.add(rel, entry);
+    } catch (err) {
+      // The file is complete and verified; without an index entry it is simply downloaded again next time.
+      this.deps.log.warn({ err, rel }, 'cannot index a downloaded blob');
+      return;
+    }
+    if (this.deps.index.current.bytes > this.deps.maxSize) this.evictInBackground();
+  }
+
+  private evictInBackground(): void {
+    if (this.eviction !== undefined) return;
+    const run = this.shrinkTo(Math.floor(this.deps.maxSize * LOW_WATER)).then(
+      (report) => {
+        if (report.removed > 0) this.deps.log.info(report, 'evicted least recently used blobs to stay under cache.maxSize');
+        return report;
+      },
+      (err: unknown) => {
+        this.deps.log.warn({ err }, 'blob eviction failed');
+        return { removed: 0, freedBytes: 0 };
+      },
+    );
+    this.eviction = run;
+    this.background.add(run);
+    void run.finally(() => {
+      this.background.delete(run);
+      this.eviction = undefined;
+    });
+  }
+
+  /** Index entry first, then the file: an index entry never points at a file that is gone for good. */
+  private async removeBlob(key: BlobKey): Promise<boolean> {
+    const rel = blobRelPath(key);
+    this.deps.hot.delete(HOT_PREFIX + rel);
+    const entry = await this.deps.index.remove(rel);
+    const removedFile = await this.deps.store.remove(key);
+    return entry !== undefined || removedFile;
+  }
+}

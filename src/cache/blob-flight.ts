@@ -1,0 +1,233 @@
+/**
+ * One coalesced blob request (style.md rule 9): every concurrent `get` of a key joins the same flight, which
+ * looks the blob up once and, on a miss, calls the loader once. The download is written to a temp file while
+ * every client streams it through its own TailReader (none waits for the whole file, none is buffered in
+ * memory); it is verified, committed and indexed before the readers may see the last byte.
+ */
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { UpstreamError } from '../errors.ts';
+import type { BlobStore, TempBlob } from './blob-fs.ts';
+import { TailReader, type TailSource } from './tail-reader.ts';
+import type { BlobKey, BlobLoader, BlobResult, UpstreamBody } from './types.ts';
+import type { DownloadFacts } from './verify.ts';
+
+export interface CompletedDownload {
+  key: BlobKey;
+  size: number;
+  sha512: string;
+  contentType: string;
+}
+
+export interface FlightDeps {
+  key: BlobKey;
+  store: BlobStore;
+  /** The stored blob, if any (hot tier already checked by the caller). */
+  lookup(): Promise<BlobResult | undefined>;
+  /** Undefined when offline: only stored blobs are served. */
+  loader: BlobLoader | undefined;
+  verify(facts: DownloadFacts): Promise<void>;
+  /** False when the id was evicted meanwhile: serve the bytes, keep nothing. */
+  shouldKeep(): boolean;
+  /** Indexes a committed blob. Must not throw: the bytes are good even if the index write fails. */
+  index(done: CompletedDownload): Promise<void>;
+  contentType(upstreamType: string | undefined): string;
+  /** Downloads larger than this fail (a bound on disk use per download; style.md rule 11). */
+  maxBytes: number;
+  /** Called exactly once, synchronously with the flight's end: remove it from the map of flights. */
+  onEnd(): void;
+  /** Told about a failed lookup, load or download (for the log). */
+  onFailure(err: Error, phase: 'before download' | 'during download'): void;
+}
+
+interface Waiter {
+  resolve(result: BlobResult | undefined): void;
+  reject(err: unknown): void;
+}
+
+type Phase = 'resolving' | 'streaming' | 'done' | 'failed';
+
+export class BlobFlight implements TailSource {
+  private readonly deps: FlightDeps;
+  private phase: Phase = 'resolving';
+  private waiters: Waiter[] = [];
+  private temp: TempBlob | undefined;
+  private upstream: UpstreamBody | undefined;
+  private written = 0;
+  private error: Error | undefined;
+  /** The flight's own reference plus one per live reader; the file closes at zero. */
+  private refs = 1;
+  private wake: () => void = () => undefined;
+  private next: Promise<void>;
+  private contentType = 'application/octet-stream';
+  private abortReason: Error | undefined;
+  /** Resolves when the flight is over and its temp file handled. */
+  readonly ended: Promise<void>;
+
+  constructor(deps: FlightDeps) {
+    this.deps = deps;
+    this.next = this.newChangePromise();
+    this.ended = this.run();
+  }
+
+  /** A result for one more client: the stored blob, a stream of the download, or undefined (not found). */
+  join(): Promise<BlobResult | undefined> {
+    if (this.phase === 'streaming') return Promise.resolve(this.streamResult());
+    if (this.phase === 'resolving') {
+      return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+    }
+    // The flight left the map in the same step that ended it, so callers never get here.
+    return Promise.reject(new Error('blob flight already ended'));
+  }
+
+  /** Stops the download (cache closing): clients see a truncated body, nothing is kept. */
+  abort(reason: Error): void {
+    if (this.phase === 'done' || this.phase === 'failed') return;
+    this.abortReason = reason;
+    this.upstream?.stream.destroy(reason);
+  }
+
+  // --- TailSource -------------------------------------------------------------------------------------
+  readable(): number {
+    // Hold back the last byte until the download is verified and committed: a reader can only finish once
+    // the blob is known good (a failure after that point still errors every stream).
+    return this.phase === 'done' ? this.written : Math.max(0, this.written - 1);
+  }
+
+  complete(): boolean {
+    return this.phase === 'done';
+  }
+
+  failure(): Error | undefined {
+    return this.phase === 'failed' ? this.error : undefined;
+  }
+
+  readAt(buf: Buffer, position: number): Promise<number> {
+    if (this.temp === undefined) return Promise.resolve(0);
+    return this.temp.read(buf, position);
+  }
+
+  changed(): Promise<void> {
+    return this.next;
+  }
+
+  acquire(): void {
+    this.refs++;
+  }
+
+  release(): void {
+    this.refs--;
+    if (this.refs === 0) void this.temp?.close().catch(() => undefined);
+  }
+  // -----------------------------------------------------------------------------------------------------
+
+  private newChangePromise(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.wake = resolve;
+    });
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.next = this.newChangePromise();
+    wake();
+  }
+
+  private streamResult(): BlobResult {
+    const result: BlobResult = {
+      body: { kind: 'stream', stream: new TailReader(this) },
+      contentType: this.contentType,
+      state: 'MISS',
+    };
+    if (this.upstream?.length !== undefined) result.size = this.upstream.length;
+    return result;
+  }
+
+  /** Settles every waiting client with the same answer (a hit, or not found). */
+  private answerWaiters(result: BlobResult | undefined): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.resolve(result);
+  }
+
+  private async run(): Promise<void> {
+    try {
+      const hit = await this.deps.lookup();
+      if (hit !== undefined || this.deps.loader === undefined) {
+        this.end('done');
+        this.answerWaiters(hit);
+        return;
+      }
+      const body = await this.deps.loader();
+      if (body === 'notFound') {
+        this.end('done');
+        this.answerWaiters(undefined);
+        return;
+      }
+      this.upstream = body;
+      if (this.abortReason !== undefined) throw this.abortReason;
+      this.temp = await this.deps.store.begin(this.deps.key);
+      this.contentType = this.deps.contentType(body.contentType);
+      this.phase = 'streaming';
+      // Every client so far gets its reader now, in the same step (the file is open, nobody waits).
+      const waiters = this.waiters;
+      this.waiters = [];
+      for (const w of waiters) w.resolve(this.streamResult());
+
+      const sha512 = await this.pump(body.stream, body.length);
+      const facts: DownloadFacts = { key: this.deps.key, path: this.temp.path, size: this.written, sha512 };
+      if (body.length !== undefined) facts.expectedLength = body.length;
+      if (body.sha512 !== undefined) facts.expectedSha512 = body.sha512;
+      await this.deps.verify(facts);
+      if (this.abortReason !== undefined) throw this.abortReason;
+      if (this.deps.shouldKeep()) {
+        await this.temp.commit();
+        await this.deps.index({ key: this.deps.key, size: this.written, sha512, contentType: this.contentType });
+      } else {
+        await this.temp.abort();
+      }
+      this.end('done');
+    } catch (err) {
+      this.error = err instanceof Error ? err : new Error(String(err));
+      this.deps.onFailure(this.error, this.temp === undefined ? 'before download' : 'during download');
+      this.upstream?.stream.destroy();
+      this.end('failed');
+      const waiters = this.waiters;
+      this.waiters = [];
+      for (const w of waiters) w.reject(this.error);
+      // Never indexed; the temp file goes (the readers keep their open handle until they are destroyed).
+      await this.temp?.abort().catch(() => undefined);
+    }
+  }
+
+  /** Phase change, map removal and the flight's own reference: one synchronous step. */
+  private end(phase: 'done' | 'failed'): void {
+    this.phase = phase;
+    this.deps.onEnd();
+    this.notify();
+    this.release();
+  }
+
+  /** Copies the upstream body into the temp file, honoring backpressure; returns its SHA-512 (base64). */
+  private async pump(stream: Readable, length: number | undefined): Promise<string> {
+    const temp = this.temp;
+    if (temp === undefined) throw new Error('blob download: no temp file');
+    const hash = createHash('sha512');
+    // for-await pauses the upstream while a write is pending, and destroys it if we stop early.
+    for await (const chunk of stream) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+      if (length !== undefined && this.written + buf.length > length) {
+        throw new UpstreamError(this.deps.key.upstream, `sent more than its Content-Length of ${length} bytes`);
+      }
+      if (this.written + buf.length > this.deps.maxBytes) {
+        throw new Error(`download larger than the cache limit of ${this.deps.maxBytes} bytes`);
+      }
+      hash.update(buf);
+      await temp.write(buf, this.written);
+      this.written += buf.length;
+      this.notify();
+    }
+    if (this.abortReason !== undefined) throw this.abortReason;
+    return hash.digest('base64');
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The hot tier (design.md §3 "Tiers"): ready-to-send bodies in memory, bounded in bytes (style.md rule 11).
+ * Node serves a Buffer several times faster than a disk file (deps.md Table C), so documents and small
+ * complete packages live here. It is a pure LRU by bytes: no TTL of its own; freshness is the policy's job.
+ */
+import { LRUCache } from 'lru-cache';
+
+export interface HotTier<V extends object> {
+  get(key: string): V | undefined;
+  /** Stores the value unless it is larger than the entry limit. */
+  set(key: string, value: V, bytes: number): void;
+  delete(key: string): void;
+  /** Would a value of this size be kept? (Lets callers skip reading a file they could not keep.) */
+  accepts(bytes: number): boolean;
+  keys(): IterableIterator<string>;
+  readonly size: number;
+  readonly bytes: number;
+}
+
+export interface HotOptions {
+  maxSize: number;
+  maxEntrySize: number;
+}
+
+/** A hot tier; with maxSize 0 it keeps nothing (lru-cache refuses a zero bound). */
+export function createHotTier<V extends object>(opts: HotOptions): HotTier<V> {
+  if (opts.maxSize < 1 || opts.maxEntrySize < 1) {
+    return {
+      get: () => undefined,
+      set: () => undefined,
+      delete: () => undefined,
+      accepts: () => false,
+      keys: () => [][Symbol.iterator](),
+      size: 0,
+      bytes: 0,
+    };
+  }
+  const lru = new LRUCache<string, V>({
+    maxSize: opts.maxSize,
+    maxEntrySize: Math.min(opts.maxEntrySize, opts.maxSize),
+  });
+  return {
+    get: (key) => lru.get(key),
+    set(key, value, bytes) {
+      // lru-cache drops an over-sized entry itself; checking first also removes an older copy under the key.
+      if (bytes > opts.maxEntrySize || bytes > opts.maxSize) {
+        lru.delete(key);
+        return;
+      }
+      lru.set(key, value, { size: Math.max(1, bytes) });
+    },
+    delete: (key) => void lru.delete(key),
+    accepts: (bytes) => bytes <= opts.maxEntrySize && bytes <= opts.maxSize,
+    keys: () => lru.keys(),
+    get size() {
+      return lru.size;
+    },
+    get bytes() {
+      return lru.calculatedSize;
+    },
+  };
+}

@@ -1,0 +1,184 @@
+/**
+ * Assembles the cache (design.md §3): hot tier (lru-cache, bytes) → metadata tier (keyv: file, memory or
+ * Redis) → blob tier (files under cache.dir/blobs). Resource handlers use `docs` and `blobs`; the CLI uses
+ * `stats()` and `prune()` (`nugate cache stats|prune`).
+ *
+ * @example
+ *   const cache = await createCache({ config, log });
+ *   const { doc, state } = await cache.docs.get(key, 'metadata', 'nuget.org', loader);
+ *   await cache.close();
+ */
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import type { Config } from '../config/schema.ts';
+import { DiskBlobCache } from './blob-cache.ts';
+import { FsBlobStore } from './blob-fs.ts';
+import { BlobIndex } from './blob-index.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { TieredDocCache } from './doc-cache.ts';
+import { createHotTier } from './hot.ts';
+import { openMetaStores, type RedisStoreOptions } from './meta.ts';
+import { createPolicy } from './policy.ts';
+import { isBlobEntry, isBlobTotals, isDocRecord, type HotValue } from './records.ts';
+import type { BlobCache, BlobFile, DocCache, DocKind } from './types.ts';
+
+export type { Clock } from './clock.ts';
+
+export interface CountAndBytes {
+  count: number;
+  bytes: number;
+}
+
+export interface CacheStats {
+  store: 'file' | 'memory' | 'redis';
+  blobs: CountAndBytes & { maxSize: number; byFile: Record<BlobFile, CountAndBytes> };
+  /** `bytes` counts body characters; `notFound` is how many of them are cached 404s. */
+  docs: CountAndBytes & { notFound: number; byKind: Record<DocKind, CountAndBytes> };
+  hot: { entries: number; bytes: number; maxSize: number };
+}
+
+export interface PruneOptions {
+  /** Evict least recently used blobs until the blob tier holds at most this many bytes (default cache.maxSize). */
+  maxSize?: number;
+  /** Also remove blobs not served, and documents not refreshed, for this many ms. */
+  olderThan?: number;
+}
+
+export interface PruneReport {
+  blobs: { removed: number; freedBytes: number };
+  docs: { removed: number };
+  /** Temp files of the metadata store that a crash left behind. */
+  tempFiles: number;
+  remaining: CountAndBytes;
+}
+
+export interface Cache {
+  docs: DocCache;
+  blobs: BlobCache;
+  /** Walks the metadata tier: for the CLI and /health-style reports, not the request path. */
+  stats(): Promise<CacheStats>;
+  prune(opts?: PruneOptions): Promise<PruneReport>;
+  /** Waits for background work started so far: revalidations, access-time writes, eviction (tests, shutdown). */
+  settle(): Promise<void>;
+  /** Aborts downloads in progress, waits for background work, releases the metadata store. */
+  close(): Promise<void>;
+}
+
+export interface CreateCacheOptions {
+  config: Config;
+  clock?: Clock;
+  log?: Logger;
+  /** See DocCacheDeps.maxStaleMs: how long past its TTL a copy is still served while it revalidates. */
+  maxStaleMs?: number;
+  /** Tuning for a redis:// store (key prefix, per-operation timeout, breaker). */
+  redis?: RedisStoreOptions;
+}
+
+/** Crash leftovers of the metadata file store younger than this may belong to a write in progress. */
+const META_TEMP_MIN_AGE_MS = 60 * 60 * 1000;
+
+const BLOB_FILES: readonly BlobFile[] = ['nupkg', 'nuspec', 'icon', 'readme'];
+const DOC_KINDS: readonly DocKind[] = ['metadata', 'search', 'serviceIndex', 'immutable'];
+
+function zeroes<K extends string>(keys: readonly K[]): Record<K, CountAndBytes> {
+  const out = {} as Record<K, CountAndBytes>;
+  for (const k of keys) out[k] = { count: 0, bytes: 0 };
+  return out;
+}
+
+export async function createCache(opts: CreateCacheOptions): Promise<Cache> {
+  const { config } = opts;
+  const clock = opts.clock ?? systemClock;
+  const log = (opts.log ?? pino({ level: 'silent' })).child({ component: 'cache' });
+  const offline = config.offline;
+
+  const stores = openMetaStores(config.cache.store, config.cache.dir, { clock, ...opts.redis });
+  const docStore = stores.open('docs', isDocRecord);
+  const index = new BlobIndex({ entries: stores.open('blobs', isBlobEntry), state: stores.open('state', isBlobTotals), clock, log });
+  const hot = createHotTier<HotValue>({ maxSize: config.cache.hotMaxSize, maxEntrySize: config.cache.hotMaxEntrySize });
+  const blobStore = new FsBlobStore(join(config.cache.dir, 'blobs'));
+
+  try {
+    const removed = await blobStore.init();
+    if (removed > 0) log.info({ removed }, 'removed temp files of downloads interrupted by a crash');
+    await index.init();
+  } catch (err) {
+    await stores.close().catch(() => undefined);
+    throw err;
+  }
+
+  const docs = new TieredDocCache({
+    store: docStore,
+    hot,
+    policy: createPolicy(config),
+    clock,
+    log,
+    offline,
+    ...(opts.maxStaleMs === undefined ? {} : { maxStaleMs: opts.maxStaleMs }),
+  });
+  const blobs = new DiskBlobCache({ store: blobStore, index, hot, maxSize: config.cache.maxSize, clock, log, offline });
+
+  async function stats(): Promise<CacheStats> {
+    const byFile = zeroes(BLOB_FILES);
+    let blobCount = 0;
+    let blobBytes = 0;
+    for await (const [, entry] of index.entries()) {
+      blobCount++;
+      blobBytes += entry.size;
+      byFile[entry.key.file].count++;
+      byFile[entry.key.file].bytes += entry.size;
+    }
+    index.setTotals({ bytes: blobBytes, count: blobCount });
+    const byKind = zeroes(DOC_KINDS);
+    let docCount = 0;
+    let docBytes = 0;
+    let notFound = 0;
+    for await (const [, record] of docStore.entries()) {
+      docCount++;
+      docBytes += record.doc.body.length;
+      if (record.doc.status === 404) notFound++;
+      byKind[record.kind].count++;
+      byKind[record.kind].bytes += record.doc.body.length;
+    }
+    return {
+      store: stores.kind,
+      blobs: { count: blobCount, bytes: blobBytes, maxSize: config.cache.maxSize, byFile },
+      docs: { count: docCount, bytes: docBytes, notFound, byKind },
+      hot: { entries: hot.size, bytes: hot.bytes, maxSize: config.cache.hotMaxSize },
+    };
+  }
+
+  async function prune(options: PruneOptions = {}): Promise<PruneReport> {
+    const report: PruneReport = { blobs: { removed: 0, freedBytes: 0 }, docs: { removed: 0 }, tempFiles: 0, remaining: { count: 0, bytes: 0 } };
+    if (options.olderThan !== undefined) {
+      const cutoff = clock.now() - options.olderThan;
+      const unused = await blobs.removeUnusedSince(cutoff);
+      report.blobs.removed += unused.removed;
+      report.blobs.freedBytes += unused.freedBytes;
+      report.docs.removed = await docs.removeStoredBefore(cutoff);
+    }
+    const sized = await blobs.shrinkTo(options.maxSize ?? config.cache.maxSize);
+    report.blobs.removed += sized.removed;
+    report.blobs.freedBytes += sized.freedBytes;
+    report.tempFiles = await stores.sweep(META_TEMP_MIN_AGE_MS);
+    report.remaining = { ...index.current };
+    return report;
+  }
+
+  async function settle(): Promise<void> {
+    await docs.settle();
+    await blobs.settle();
+  }
+
+  let closed: Promise<void> | undefined;
+  function close(): Promise<void> {
+    closed ??= (async () => {
+      await blobs.close();
+      await docs.settle();
+      await stores.close();
+    })();
+    return closed;
+  }
+
+  return { docs, blobs, stats, prune, settle, close };
+}
