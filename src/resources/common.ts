@@ -120,7 +120,9 @@ export function renderTtl(s: Services, kind: DocKind, outcomes: Outcome[]): numb
     if (o.kind === 'failed') return 0;
     if (!o.res) continue;
     if (o.res.state === 'STALE') return 0;
-    const docTtl = o.res.doc.status === 404 ? s.config.cache.ttl.notFound : ttlOf(s, kind);
+    // Per-upstream overrides win, exactly as in the cache policy (src/cache/policy.ts).
+    const own = o.upstream.ttl;
+    const docTtl = o.res.doc.status === 404 ? (own.notFound ?? s.config.cache.ttl.notFound) : kind === 'immutable' ? ttlOf(s, kind) : (own[kind] ?? ttlOf(s, kind));
     left = Math.min(left, docTtl - o.res.ageMs);
   }
   return left;
