@@ -22,7 +22,8 @@ export async function capabilities(s: Services, feed: Feed): Promise<FeedCapabil
   const resources = found.filter((r) => r !== undefined);
   const publishTarget = s.config.publish.upstream;
   const publishers = resources.filter((_, i) => publishTarget === undefined || feed.upstreams[i]?.name.toLowerCase() === publishTarget.toLowerCase());
-  const publish = s.config.publish.enabled && (publishTarget !== undefined || feed.upstreams.length > 0) && publishers.some((r) => r.packagePublish !== undefined);
+  // Offline, nothing can be forwarded: do not advertise what would only fail.
+  const publish = s.config.publish.enabled && !s.config.offline && (publishTarget !== undefined || feed.upstreams.length > 0) && publishers.some((r) => r.packagePublish !== undefined);
   return {
     vulnerability: resources.some((r) => r.vulnerabilityInfo !== undefined),
     publish,
