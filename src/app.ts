@@ -15,7 +15,7 @@ import { createDispatcher } from './upstream/http.ts';
 import { compileMapping } from './merge/mapping.ts';
 import { RenderCache } from './http/render-cache.ts';
 import { readAuth } from './http/read-auth.ts';
-import type { Env } from './http/respond.ts';
+import { X_CACHE_STATE, type Env, type TaggedResponse } from './http/respond.ts';
 import type { Services, Feed, Clock } from './services.ts';
 import { serviceIndexRoutes } from './resources/service-index.ts';
 import { flatContainerRoutes } from './resources/flat-container.ts';
@@ -67,7 +67,7 @@ function mountFeed(root: Hono<Env>, s: Services, feed: Feed, publish: boolean, t
     config: s.config,
     publishUrl: async (name: string, kind: 'package' | 'symbols'): Promise<string> => {
       const u = s.upstreams.find((x) => x.name.toLowerCase() === name.toLowerCase());
-      if (!u) throw new Error(`no upstream named ${name}`);
+      if (!u) throw new NugateError('NO_SUCH_UPSTREAM', 404, `no upstream named "${name}"`);
       const { resources } = await u.discover();
       const url = kind === 'package' ? resources.packagePublish : resources.symbolPackagePublish;
       if (!url) throw new NugateError('NO_PUBLISH', 501, `upstream "${name}" does not accept ${kind === 'package' ? 'packages' : 'symbol packages'}`);
@@ -119,7 +119,9 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
     const started = performance.now();
     await next();
     const seconds = (performance.now() - started) / 1000;
-    const cacheState = c.res.headers.get('x-cache') ?? '-';
+    // Responses built by respond.ts carry their X-Cache state; reading res.headers would cost their fast path.
+    const res: TaggedResponse = c.res;
+    const cacheState = res[X_CACHE_STATE] ?? res.headers.get('x-cache') ?? '-';
     metrics.observe(resourceOf(c.req.path), c.res.status, cacheState, seconds);
     if (log.isLevelEnabled('debug') || c.res.status >= 500) {
       // Only these fields: never headers, so no credential can reach a log line from here.

@@ -41,6 +41,8 @@ export function listen(nugate: NugateApp, host: string, port: number): Promise<R
       // Longer than typical load balancer idle timeouts, so they never reuse a socket we are closing.
       server.keepAliveTimeout = 65_000;
       server.headersTimeout = 66_000;
+      // Node's 5-minute default would cut off a slow 250 MB push; bodies still have the socket idle timeout.
+      server.requestTimeout = 30 * 60_000;
     }
   });
 }
