@@ -117,6 +117,10 @@ export class TieredDocCache implements DocCache {
     await Promise.all(doomed.map((k) => this.deps.store.delete(k)));
   }
 
+  async *entries(prefix: string): AsyncIterable<[string, StoredDoc]> {
+    for await (const [key, record] of this.deps.store.entries()) if (key.startsWith(prefix)) yield [key, record.doc];
+  }
+
   /** Removes documents stored (or last revalidated) before `cutoff` (clock ms); returns how many. */
   async removeStoredBefore(cutoff: number): Promise<number> {
     const doomed: string[] = [];

@@ -59,6 +59,8 @@ export interface DocCache {
   get(key: string, kind: DocKind, upstream: string, loader: DocLoader): Promise<DocResult>;
   /** Forget every key that starts with one of the prefixes (hot and metadata tiers). */
   evict(prefixes: string[]): Promise<void>;
+  /** Every stored document whose key starts with `prefix` (a walk over the store: for offline search, not hot paths). */
+  entries(prefix: string): AsyncIterable<[string, StoredDoc]>;
   /** Resolves when background revalidations started so far have finished (tests, shutdown). */
   settle(): Promise<void>;
 }

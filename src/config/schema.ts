@@ -62,8 +62,8 @@ export const upstreamSchema = z
   .object({
     /** Short name used in logs, headers, per-upstream views and packageSourceMapping. */
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, ".", "_" or "-"'),
-    /** The upstream's V3 service index URL. */
-    url: z.url({ protocol: /^https?$/ }),
+    /** The upstream's V3 service index URL, or file:///path for a folder of .nupkg files served as a feed. */
+    url: z.url({ protocol: /^(https?|file)$/ }),
     /** Total time budget for one upstream request (headers and body). */
     timeout: duration('30s'),
     /** Time budget for search/autocomplete fan-out to this upstream. */

@@ -10,6 +10,8 @@ import type { Upstream } from '../upstream/upstream.ts';
 import type { DocResult } from '../cache/types.ts';
 import { parseSearchParams, mergeSearch, mergeAutocompleteIds, mergeAutocompleteVersions, type SearchParams, type UpstreamSearch } from '../merge/search.ts';
 import { materialize } from '../feed-urls.ts';
+import { localSearch, localAutocompleteIds } from '../merge/local-search.ts';
+import { cachedPackages } from './local-index.ts';
 import { renderJson, sendRendered, type Env } from '../http/respond.ts';
 import { feedBase, idParam, fanOut, combineStates, nothingUsable, renderTtl, cacheControl, renderKey, type Outcome } from './common.ts';
 import { eligibleUpstreams } from '../services.ts';
@@ -77,6 +79,14 @@ export function searchRoutes(s: Services, feed: Feed, endpoint: Endpoint): Hono<
     // Autocomplete's version mode (protocol.md §1.6): `id` given and `q` absent.
     if (endpoint === 'autocomplete' && query.q === undefined && query.id !== undefined) {
       const id = idParam(query.id);
+      if (s.config.offline) {
+        return respond(c, async () => {
+          const local = (await cachedPackages(s, feed)).filter((p) => p.id === id);
+          const found = localSearch(local, { ...params, q: `id:${id}`, skip: 0, take: 1 }, eligibleNames).data[0];
+          const versions = Array.isArray(found?.versions) ? (found.versions as Array<{ version: string }>).map((v) => v.version) : [];
+          return { json: { data: versions }, outcomes: [], ids: [id] };
+        });
+      }
       return respond(c, async () => {
         const q = new URLSearchParams({ id, prerelease: String(params.prerelease) });
         if (params.semVerLevel !== undefined) q.set('semVerLevel', params.semVerLevel);
@@ -85,6 +95,14 @@ export function searchRoutes(s: Services, feed: Feed, endpoint: Endpoint): Hono<
         if (ok.length === 0 && outcomes.some((o) => o.kind === 'failed')) throw nothingUsable(s, outcomes, `versions of ${id}`);
         const lists = ok.map((o) => bodyOf<{ data?: unknown }>(o)?.data).map((d) => (Array.isArray(d) ? d.filter((v): v is string => typeof v === 'string') : []));
         return { json: mergeAutocompleteVersions(lists), outcomes, ids: [id] };
+      });
+    }
+    if (s.config.offline) {
+      // No search service to ask: answer from what is stored (design.md §5).
+      return respond(c, async () => {
+        const local = await cachedPackages(s, feed);
+        const json = endpoint === 'search' ? localSearch(local, params, eligibleNames) : localAutocompleteIds(local, params, eligibleNames);
+        return { json, outcomes: [], ids: ['*'] };
       });
     }
     return respond(c, async () => {

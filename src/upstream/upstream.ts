@@ -11,7 +11,7 @@ import { parseServiceIndex, type UpstreamResources } from '../nuget/service-inde
 import { compileRewrite, rewriteJson, type RewriteRule, type RewriteTable } from '../nuget/rewrite.ts';
 import { Breaker } from './breaker.ts';
 import { upstreamCredentialHeaders } from './credentials.ts';
-import { upstreamRequest, readBody, discard, toUpstreamError, type UpstreamResponse } from './http.ts';
+import { upstreamRequest, readBody, discard, toUpstreamError, type UpstreamResponse, type UpstreamRequest } from './http.ts';
 import { CircuitOpenError, UpstreamError, NugateError } from '../errors.ts';
 import { FEED_SENTINEL } from '../feed-urls.ts';
 
@@ -22,8 +22,13 @@ interface Clock {
   now(): number;
 }
 
+/** How requests reach an upstream: undici over HTTP, or an in-process source such as a folder of packages. */
+export type Transport = (req: UpstreamRequest) => Promise<UpstreamResponse>;
+
 export interface UpstreamDeps {
   dispatcher: Dispatcher;
+  /** Overrides HTTP for this upstream (folder upstreams). */
+  transport?: Transport;
   docs: DocCache;
   clock: Clock;
   log: Logger;
@@ -114,7 +119,8 @@ export class Upstream {
     }
     let res: UpstreamResponse;
     try {
-      res = await upstreamRequest(this.deps.dispatcher, {
+      const send: Transport = this.deps.transport ?? ((r) => upstreamRequest(this.deps.dispatcher, r));
+      res = await send({
         upstream: this.name,
         url,
         method: opts.method ?? 'GET',

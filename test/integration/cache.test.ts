@@ -212,3 +212,30 @@ test('clients aborting mid-download neither crash nugate nor corrupt the cache',
   assert.equal(health.status, 200);
   await health.arrayBuffer();
 });
+
+test('offline search and autocomplete answer from what is cached', async () => {
+  const up = await upstream();
+  const dir = await tempDir();
+  const online = await startNugateInProcess({ upstreams: [{ name: 'u', url: up.indexUrl }] }, { cacheDir: dir });
+  await (await fetch(`${online.url}/v3/registration/cached.pkg/index.json`)).arrayBuffer();
+  await (await fetch(`${online.url}/v3/flatcontainer/other.pkg/index.json`)).arrayBuffer();
+  await online.stop();
+  const before = up.requests.length;
+  const offline = await startNugateInProcess({ upstreams: [{ name: 'u', url: up.indexUrl }], offline: true }, { cacheDir: dir });
+  cleanups.push(() => offline.stop());
+  const search = (await (await fetch(`${offline.url}/v3/search?q=pkg`)).json()) as { totalHits: number; data: Array<{ id: string; version: string; registration: string; versions: Array<{ '@id': string }> }> };
+  assert.deepEqual(search.data.map((d) => d.id).sort(), ['Cached.Pkg', 'other.pkg']);
+  const cached = search.data.find((d) => d.id === 'Cached.Pkg');
+  assert.equal(cached?.version, '1.1.0');
+  assert.equal(cached?.registration, `${offline.url}/v3/registration/cached.pkg/index.json`);
+  const reg = await fetch(cached?.versions[0]?.['@id'] ?? '');
+  assert.equal(reg.status, 200, 'a version link from offline search resolves');
+  await reg.arrayBuffer();
+  const ids = (await (await fetch(`${offline.url}/v3/autocomplete?q=cached`)).json()) as { data: string[] };
+  assert.deepEqual(ids.data, ['Cached.Pkg']);
+  const versions = (await (await fetch(`${offline.url}/v3/autocomplete?id=cached.pkg`)).json()) as { data: string[] };
+  assert.deepEqual(versions.data, ['1.0.0', '1.1.0']);
+  const none = (await (await fetch(`${offline.url}/v3/search?q=zzz`)).json()) as { data: unknown[] };
+  assert.equal(none.data.length, 0);
+  assert.equal(up.requests.length - before, 0);
+});
