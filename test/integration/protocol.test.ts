@@ -314,3 +314,33 @@ test('a page URL outside the upstream resource bases is never fetched (no SSRF t
     await new Promise<void>((r) => victim.close(() => r()));
   }
 });
+
+test('hostile paths, queries and headers get 4xx with a short text, never a 5xx', async () => {
+  const paths = [
+    '/v3/flatcontainer/contoso.core/1.0.0/%25E0',
+    '/v3/flatcontainer/%25E0/index.json',
+    '/v3/flatcontainer/contoso.core/%25/contoso.core.%25.nupkg',
+    '/v3/flatcontainer/contoso.core/1.0.0/..%2f..%2fetc%2fpasswd',
+    '/v3/flatcontainer/' + 'a'.repeat(300) + '/index.json',
+    '/v3/registration/contoso.core/%25.json',
+    '/v3/registration/contoso.core/page/%25/x.json',
+    '/v3/registration/contoso.core/page/1.0.0/2.0.0',
+    '/v3/registration-semver1/%00/index.json',
+    '/v3/autocomplete?id=%25',
+    '/v3/autocomplete?id=' + 'x'.repeat(5000),
+    '/v3/search?skip=-5&take=abc&prerelease=maybe&semVerLevel=banana',
+    '/v3/search?q=%E0%A4%A',
+    '/v3/raw/fake/%25/x',
+    '/v3/raw/nope/abc/x.json',
+    '/v3/explain/contoso.core/%25',
+    '/upstreams/nope/v3/index.json',
+    '/v3/flatcontainer/contoso.core/1.0.0/contoso.core.1.0.0.nupkg/extra',
+  ];
+  for (const p of paths) {
+    const r = await get(p);
+    assert.ok(r.status < 500, `${p} → ${r.status} ${r.text.slice(0, 100)}`);
+    if (r.status >= 400) assert.ok(r.text.length < 300, `${p}: short error body`);
+  }
+  const badHost = await get('/v3/index.json', { headers: { host: 'evil.example/x?y' } });
+  assert.equal(badHost.status, 400);
+});
