@@ -12,6 +12,8 @@ import type { Config } from './config/schema.ts';
 import { createCache } from './cache/index.ts';
 import { Upstream } from './upstream/upstream.ts';
 import { createDispatcher } from './upstream/http.ts';
+import { upstreamCredentialHeaders } from './upstream/credentials.ts';
+import { createFolderSource, type FolderSource } from './upstream/folder-transport.ts';
 import { compileMapping } from './merge/mapping.ts';
 import { RenderCache } from './http/render-cache.ts';
 import { readAuth } from './http/read-auth.ts';
@@ -90,9 +92,32 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
   const clock: Clock = opts.clock ?? { now: () => Date.now() };
   const log = opts.log ?? createLogger(config.log.level);
   const env = opts.env ?? process.env;
+  // Fail on a missing credential variable before anything is opened.
+  for (const u of config.upstreams) upstreamCredentialHeaders(u, env);
   const cache = await createCache({ config, clock, log });
   const dispatcher = createDispatcher();
-  const upstreams = config.upstreams.map((u) => new Upstream(u, { dispatcher, docs: cache.docs, clock, log: log.child({ upstream: u.name }), offline: config.offline, env }));
+  // A file: upstream is a folder of packages, answered in process (folder-transport.ts) instead of over HTTP.
+  // Offline mode means no network: a folder stays live.
+  const folders: FolderSource[] = [];
+  const upstreams: Upstream[] = [];
+  try {
+    for (const u of config.upstreams) {
+      const ulog = log.child({ upstream: u.name });
+      let transport: FolderSource['transport'] | undefined;
+      const isFolder = /^file:/i.test(u.url);
+      if (isFolder) {
+        const source = await createFolderSource({ name: u.name, serviceIndexUrl: u.url, log: ulog });
+        folders.push(source);
+        transport = source.transport;
+      }
+      upstreams.push(new Upstream(u, { dispatcher, docs: cache.docs, clock, log: ulog, offline: config.offline && !isFolder, env, ...(transport ? { transport } : {}) }));
+    }
+  } catch (err) {
+    await Promise.all(folders.map((f) => f.close()));
+    await dispatcher.close().catch(() => {});
+    await cache.close();
+    throw err;
+  }
   const render = new RenderCache(Math.floor(config.cache.hotMaxSize / 4), () => clock.now());
   const services: Services = {
     config,
@@ -151,6 +176,7 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
     services,
     async close() {
       await cache.docs.settle().catch(() => {});
+      await Promise.all(folders.map((f) => f.close().catch(() => {})));
       await dispatcher.close().catch(() => {});
       await cache.close();
     },

@@ -24,7 +24,8 @@ export interface BlobCacheDeps {
   maxSize: number;
   clock: Clock;
   log: Logger;
-  offline: boolean;
+  /** True for an upstream that must not be contacted (offline mode; folder upstreams stay local and live). */
+  offline: boolean | ((upstream: string) => boolean);
   /** Replaceable for tests; defaults to verify.ts. */
   verify?: (facts: DownloadFacts) => Promise<void>;
 }
@@ -57,6 +58,10 @@ export function etagFor(sha512Base64: string): string {
 
 function hitResult(entry: BlobEntry, body: BlobResult['body']): BlobResult {
   return { body, size: entry.size, contentType: entry.contentType, etag: entry.etag, sha512: entry.sha512, state: 'HIT' };
+}
+
+function isOffline(offline: boolean | ((upstream: string) => boolean), upstream: string): boolean {
+  return typeof offline === 'function' ? offline(upstream) : offline;
 }
 
 export class DiskBlobCache implements BlobCache {
@@ -159,7 +164,7 @@ export class DiskBlobCache implements BlobCache {
       key,
       store: this.deps.store,
       lookup: () => this.lookup(key, rel),
-      loader: this.deps.offline ? undefined : loader,
+      loader: isOffline(this.deps.offline, key.upstream) ? undefined : loader,
       verify: (facts) => this.verify(facts),
       shouldKeep: () => (this.evictedIds.get(key.id) ?? 0) <= startSeq,
       index: (done) => this.indexBlob(rel, done),

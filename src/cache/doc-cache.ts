@@ -19,7 +19,8 @@ export interface DocCacheDeps {
   policy: Policy;
   clock: Clock;
   log: Logger;
-  offline: boolean;
+  /** True for an upstream that must not be contacted (offline mode; folder upstreams stay local and live). */
+  offline: (upstream: string) => boolean;
   /**
    * How long past its TTL a copy is still served at once while it revalidates in the background. Older
    * copies are revalidated in the foreground (that call waits, and gets REVALIDATED or MISS). Default:
@@ -61,7 +62,7 @@ export class TieredDocCache implements DocCache {
   async get(key: string, kind: DocKind, upstream: string, loader: DocLoader): Promise<DocResult> {
     const { clock, policy } = this.deps;
     const cached = await this.read(key, kind, upstream);
-    if (this.deps.offline) {
+    if (this.deps.offline(upstream)) {
       if (cached !== undefined) return { doc: cached.doc, state: 'HIT', ageMs: this.ageOf(cached.doc) };
       throw notFound(`nugate is offline and this document is not cached`);
     }

@@ -90,7 +90,9 @@ export async function createCache(opts: CreateCacheOptions): Promise<Cache> {
   const { config } = opts;
   const clock = opts.clock ?? systemClock;
   const log = (opts.log ?? pino({ level: 'silent' })).child({ component: 'cache' });
-  const offline = config.offline;
+  // Offline means no network: a folder upstream (file: URL) is local and keeps serving.
+  const local = new Set(config.upstreams.filter((u) => /^file:/i.test(u.url)).map((u) => u.name.toLowerCase()));
+  const offline = (upstream: string): boolean => config.offline && !local.has(upstream.toLowerCase());
 
   const stores = openMetaStores(config.cache.store, config.cache.dir, { clock, ...opts.redis });
   const docStore = stores.open('docs', isDocRecord);
