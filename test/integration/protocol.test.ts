@@ -354,3 +354,13 @@ test('hostile paths, queries and headers get 4xx with a short text, never a 5xx'
   });
   assert.equal(status, 400);
 });
+
+test('/metrics exposes request counters by resource and cache state, and breaker state per upstream', async () => {
+  await get('/v3/flatcontainer/contoso.core/index.json');
+  const r = await get('/metrics');
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-type') ?? '', /text\/plain/);
+  assert.match(r.text, /nugate_http_requests_total\{resource="flatcontainer",status="200",cache="(HIT|MISS)"\} \d+/);
+  assert.match(r.text, /nugate_upstream_breaker_open\{upstream="fake"\} 0/);
+  assert.deepEqual(leaks(r.text), []);
+});
