@@ -18,6 +18,8 @@ const packages: FakePackage[] = [
   { id: 'Contoso.Core', version: '2.0.0', downloads: 2_147_483_657, dependencies: [{ id: 'Contoso.Util', range: '[1.0.0, )' }] },
   { id: 'Contoso.Util', version: '1.0.0' },
   { id: 'Contoso.Tool', version: '1.0.0', packageTypes: ['DotnetTool'] },
+  { id: 'Contoso.Next', version: '1.0.0' },
+  { id: 'Contoso.Next', version: '2.0.0-beta.1' },
   ...many,
 ];
 
@@ -363,4 +365,23 @@ test('/metrics exposes request counters by resource and cache state, and breaker
   assert.match(r.text, /nugate_http_requests_total\{resource="flatcontainer",status="200",cache="(HIT|MISS)"\} \d+/);
   assert.match(r.text, /nugate_upstream_breaker_open\{upstream="fake"\} 0/);
   assert.deepEqual(leaks(r.text), []);
+});
+
+test('a Range request gets the right bytes (206) or the whole package (200), never a 5xx', async () => {
+  const path = '/v3/flatcontainer/contoso.util/1.0.0/contoso.util.1.0.0.nupkg';
+  await get(path);
+  const r = await get(path, { headers: { range: 'bytes=0-99' } });
+  const whole = up.nupkg('Contoso.Util', '1.0.0');
+  if (r.status === 206) assert.deepEqual(r.bytes, whole.subarray(0, 100));
+  else {
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.bytes, whole);
+  }
+});
+
+test('a SemVer2 version is in the 3.6.0 hive and hidden from the SemVer1 hive', async () => {
+  const v2 = await getJson<{ items: Array<{ items: Array<{ catalogEntry: { version: string } }> }> }>('/v3/registration/contoso.next/index.json');
+  assert.deepEqual(v2.items.flatMap((p) => p.items.map((l) => l.catalogEntry.version)), ['1.0.0', '2.0.0-beta.1']);
+  const v1 = await getJson<{ items: Array<{ items: Array<{ catalogEntry: { version: string } }> }> }>('/v3/registration-semver1/contoso.next/index.json');
+  assert.deepEqual(v1.items.flatMap((p) => p.items.map((l) => l.catalogEntry.version)), ['1.0.0']);
 });
