@@ -38,12 +38,17 @@ function upstreamDoc(s: Services, u: Upstream, endpoint: Endpoint, query: URLSea
   });
 }
 
-/** Upstreams are asked for everything up to the end of the requested page, then merged and sliced here. */
-function upstreamQuery(params: SearchParams, extra: Record<string, string | undefined>): URLSearchParams {
+/**
+ * Upstreams are asked for everything up to the end of the requested page, then merged and sliced here. When a
+ * source mapping may filter results out (squatted ids on a public feed), each upstream is asked for half as many
+ * again, so a merged page is not left short while an upstream still had hits to give.
+ */
+function upstreamQuery(params: SearchParams, extra: Record<string, string | undefined>, mapped: boolean): URLSearchParams {
   const q = new URLSearchParams();
+  const wanted = params.skip + params.take;
   q.set('q', params.q);
   q.set('skip', '0');
-  q.set('take', String(Math.min(1000, params.skip + params.take)));
+  q.set('take', String(Math.min(1000, mapped ? Math.ceil(wanted * 1.5) + 10 : wanted)));
   q.set('prerelease', String(params.prerelease));
   if (params.semVerLevel !== undefined) q.set('semVerLevel', params.semVerLevel);
   if (params.packageType !== undefined) {
@@ -106,7 +111,7 @@ export function searchRoutes(s: Services, feed: Feed, endpoint: Endpoint): Hono<
       });
     }
     return respond(c, async () => {
-      const q = upstreamQuery(params, endpoint === 'search' ? { supportedFramework: query.supportedFramework, includeDelisted: query.includeDelisted } : {});
+      const q = upstreamQuery(params, endpoint === 'search' ? { supportedFramework: query.supportedFramework, includeDelisted: query.includeDelisted } : {}, s.mapping.mapped);
       const outcomes = await fanOut(feed.upstreams, (u) => upstreamDoc(s, u, endpoint, q));
       if (!outcomes.some((o) => o.kind === 'ok') && outcomes.some((o) => o.kind === 'failed')) throw nothingUsable(s, outcomes, endpoint);
       if (endpoint === 'search') {

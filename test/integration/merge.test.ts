@@ -127,3 +127,19 @@ test('one upstream down: search and versions still answer from the rest, quickly
     third.clearFaults();
   }
 });
+
+test('a mapping that filters squatted ids out of search does not leave the page short', async () => {
+  // The fake ranks shorter ids first, so the 15 squatted Contoso.* ids fill the top of the public ranking.
+  const squatted = Array.from({ length: 15 }, (_, i) => ({ id: `Contoso.A${String(i).padStart(2, '0')}`, version: '1.0.0' }));
+  const real = Array.from({ length: 10 }, (_, i) => ({ id: `Zeta.Real.Pkg${String(i).padStart(2, '0')}`, version: '1.0.0' }));
+  const squat = await startFakeUpstream([...squatted, ...real]);
+  const ng = await startNugateInProcess({ upstreams: [{ name: 'internal', url: internal.indexUrl }, { name: 'public', url: squat.indexUrl }], packageSourceMapping: { internal: ['Contoso.*'], public: ['*'] } });
+  try {
+    const { body } = await json<{ data: Array<{ id: string }> }>(ng.url, '/v3/search?q=&take=10');
+    assert.ok(!body.data.some((d) => d.id.startsWith('Contoso.A')), 'squatted ids never appear');
+    assert.equal(body.data.length, 10, `page is full: ${body.data.map((d) => d.id).join(', ')}`);
+  } finally {
+    await ng.stop();
+    await squat.close();
+  }
+});
