@@ -8,6 +8,12 @@
  *
  * Both halves record what they received: `feed.requests` holds every request that reached the upstream's
  * origin (reads and publish), `publisher.requests` the publish requests with their raw bodies.
+ *
+ * With `symbols: true` the feed also advertises `SymbolPackagePublish/4.9.0` at `{origin}/api/v2/symbolpackage`
+ * and relays that path byte for byte to a second fake publisher (`symbolPublisher`, same key rules). It is a
+ * separate instance because the fake keeps one store per instance keyed by id/version: a .snupkg relayed to the
+ * package publisher would collide with its own .nupkg and get a 409. Symbol pushes never change what the feed
+ * serves.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
@@ -15,22 +21,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakePublishUpstream, type FakePublishOptions, type FakePublishUpstream } from './fake-publish-upstream.ts';
 import { loadPackageFromNupkg, type LocalPackage } from './packages.ts';
-import { startStaticFeed, type StaticFeed } from './static-feed.ts';
+import { startStaticFeed, type ServiceIndexResource, type StaticFeed } from './static-feed.ts';
 
 export interface PublishableFeedOptions extends FakePublishOptions {
   /** Packages the feed serves from the start. Default none. */
   packages?: readonly LocalPackage[];
   /** Loose .nupkg files the feed serves from the start. */
   extraPackages?: Array<{ path: string; listed?: boolean }>;
+  /** Advertise SymbolPackagePublish/4.9.0 on the feed's origin and relay it to `symbolPublisher`. Default false. */
+  symbols?: boolean;
 }
 
 export interface PublishableFeed {
   feed: StaticFeed;
   publisher: FakePublishUpstream;
+  /** The symbol package endpoint behind `{origin}/api/v2/symbolpackage`; only with `symbols: true`. */
+  symbolPublisher: FakePublishUpstream | undefined;
   close(): Promise<void>;
 }
 
 const PUBLISH_PREFIX = '/api/v2/package';
+const SYMBOL_PREFIX = '/api/v2/symbolpackage';
+
+const under = (path: string, prefix: string): boolean => path === prefix || path.startsWith(`${prefix}/`);
 
 async function readAll(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -40,6 +53,7 @@ async function readAll(req: IncomingMessage): Promise<Buffer> {
 
 export async function startPublishableFeed(opts: PublishableFeedOptions = {}): Promise<PublishableFeed> {
   const publisher = await startFakePublishUpstream(opts);
+  const symbolPublisher = opts.symbols === true ? await startFakePublishUpstream(opts) : undefined;
   const spool = await mkdtemp(join(tmpdir(), 'nugate-e2e-pushed-'));
   let feed: StaticFeed | undefined;
 
@@ -63,7 +77,7 @@ export async function startPublishableFeed(opts: PublishableFeedOptions = {}): P
     }
   };
 
-  const relay = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const relay = async (req: IncomingMessage, res: ServerResponse, to: FakePublishUpstream): Promise<void> => {
     const body = await readAll(req);
     const headers: OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -73,13 +87,13 @@ export async function startPublishableFeed(opts: PublishableFeedOptions = {}): P
     headers['content-length'] = String(body.length);
     const before = new Set(publisher.packages.keys());
     const upstream = await new Promise<IncomingMessage>((resolve, reject) => {
-      const out = httpRequest(`${publisher.origin}${req.url ?? '/'}`, { method: req.method ?? 'GET', headers }, resolve);
+      const out = httpRequest(`${to.origin}${req.url ?? '/'}`, { method: req.method ?? 'GET', headers }, resolve);
       out.once('error', reject);
       out.end(body);
     });
     const answer = await readAll(upstream);
     const status = upstream.statusCode ?? 502;
-    if (status >= 200 && status < 300) await sync(before, req.method ?? '');
+    if (to === publisher && status >= 200 && status < 300) await sync(before, req.method ?? '');
     const back: OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(upstream.headers)) {
       if (name === 'connection' || name === 'transfer-encoding' || name === 'content-length' || name === 'keep-alive') continue;
@@ -90,25 +104,33 @@ export async function startPublishableFeed(opts: PublishableFeedOptions = {}): P
     res.end(answer);
   };
 
+  // The static feed reads this array on every service index request; the entry is added once the origin is known.
+  const extraResources: ServiceIndexResource[] = [];
   feed = await startStaticFeed({
     packages: opts.packages ?? [],
     ...(opts.extraPackages !== undefined ? { extraPackages: opts.extraPackages } : {}),
+    extraResources,
     onRequest: async (req, res) => {
       const path = (req.url ?? '').split('?')[0] ?? '';
-      if (path !== PUBLISH_PREFIX && !path.startsWith(`${PUBLISH_PREFIX}/`)) return false;
-      await relay(req, res);
+      if (under(path, PUBLISH_PREFIX)) await relay(req, res, publisher);
+      else if (symbolPublisher !== undefined && under(path, SYMBOL_PREFIX)) await relay(req, res, symbolPublisher);
+      else return false;
       return true;
     },
   });
   const served = feed;
+  if (symbolPublisher !== undefined) {
+    extraResources.push({ '@id': `${served.url}${SYMBOL_PREFIX}`, '@type': 'SymbolPackagePublish/4.9.0', comment: 'Symbol package (.snupkg) push endpoint' });
+  }
 
   let closed: Promise<void> | undefined;
   return {
     feed: served,
     publisher,
+    symbolPublisher,
     close() {
       closed ??= (async () => {
-        await Promise.all([served.close(), publisher.close()]);
+        await Promise.all([served.close(), publisher.close(), symbolPublisher?.close()]);
         await rm(spool, { recursive: true, force: true });
       })();
       return closed;
