@@ -13,7 +13,8 @@ import { createCache } from './cache/index.ts';
 import { Upstream } from './upstream/upstream.ts';
 import { createDispatcher } from './upstream/http.ts';
 import { upstreamCredentialHeaders } from './upstream/credentials.ts';
-import { createFolderSource, type FolderSource } from './upstream/folder-transport.ts';
+import { createFolderSource, isFolderUrl, type FolderSource } from './upstream/folder-transport.ts';
+import type { FolderPublisher } from './upstream/folder/publish.ts';
 import { compileMapping } from './merge/mapping.ts';
 import { RenderCache } from './http/render-cache.ts';
 import { readAuth } from './http/read-auth.ts';
@@ -53,7 +54,10 @@ function resourceOf(path: string): string {
   return path === '/health' || path === '/metrics' ? path.slice(1) : 'other';
 }
 
-function mountFeed(root: Hono<Env>, s: Services, feed: Feed, publish: boolean, tmpDir: string, dispatcher: ReturnType<typeof createDispatcher>): void {
+/** Lowercase upstream name → the publisher of that folder upstream. */
+type FolderPublishers = ReadonlyMap<string, FolderPublisher>;
+
+function mountFeed(root: Hono<Env>, s: Services, feed: Feed, publish: boolean, tmpDir: string, dispatcher: ReturnType<typeof createDispatcher>, folders: FolderPublishers): void {
   const at = `/${feed.path.replace(/\/$/, '')}`;
   root.route(`${at}/index.json`, serviceIndexRoutes(s, feed));
   root.route(`${at}/flatcontainer`, flatContainerRoutes(s, feed));
@@ -75,6 +79,8 @@ function mountFeed(root: Hono<Env>, s: Services, feed: Feed, publish: boolean, t
       if (!url) throw new NugateError('NO_PUBLISH', 501, `upstream "${name}" does not accept ${kind === 'package' ? 'packages' : 'symbol packages'}`);
       return url;
     },
+    // A folder upstream stores pushes itself (upstream/folder/publish.ts); nothing goes over HTTP.
+    local: (name: string) => folders.get(name.toLowerCase()),
     eligible: (id: string) => s.mapping.eligible(id),
     evict: (id: string) => s.evictId(id),
     dispatcher,
@@ -99,15 +105,17 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
   // A file: upstream is a folder of packages, answered in process (folder-transport.ts) instead of over HTTP.
   // Offline mode means no network: a folder stays live.
   const folders: FolderSource[] = [];
+  const publishers = new Map<string, FolderPublisher>();
   const upstreams: Upstream[] = [];
   try {
     for (const u of config.upstreams) {
       const ulog = log.child({ upstream: u.name });
       let transport: FolderSource['transport'] | undefined;
-      const isFolder = /^file:/i.test(u.url);
+      const isFolder = isFolderUrl(u.url);
       if (isFolder) {
         const source = await createFolderSource({ name: u.name, serviceIndexUrl: u.url, log: ulog });
         folders.push(source);
+        publishers.set(u.name.toLowerCase(), source.publisher);
         transport = source.transport;
       }
       upstreams.push(new Upstream(u, { dispatcher, docs: cache.docs, clock, log: ulog, offline: config.offline && !isFolder, env, ...(transport ? { transport } : {}) }));
@@ -158,8 +166,8 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
   app.get('/', (c) => c.redirect('/v3/index.json', 302));
 
-  mountFeed(app, services, { name: 'merged', path: 'v3/', upstreams }, config.publish.enabled, tmpDir, dispatcher);
-  for (const u of upstreams) mountFeed(app, services, { name: u.name, path: `upstreams/${u.name}/v3/`, upstreams: [u] }, false, tmpDir, dispatcher);
+  mountFeed(app, services, { name: 'merged', path: 'v3/', upstreams }, config.publish.enabled, tmpDir, dispatcher, publishers);
+  for (const u of upstreams) mountFeed(app, services, { name: u.name, path: `upstreams/${u.name}/v3/`, upstreams: [u] }, false, tmpDir, dispatcher, publishers);
 
   app.notFound((c) => c.text('Not found', 404));
   app.onError((err, c) => {

@@ -1,6 +1,7 @@
 /**
  * Publish routes (design.md §6, protocol.md §2.4 and §5 items 46–56): push (PUT), unlist (DELETE) and relist
- * (POST), forwarded to one upstream's PackagePublish or SymbolPackagePublish resource.
+ * (POST), forwarded to one upstream's PackagePublish or SymbolPackagePublish resource, or, when the target is a
+ * folder upstream, stored in that folder by its publisher (local.ts).
  *
  * Mount one instance per kind, e.g. `app.route('/v3/package', createPublishRoutes(deps, 'package'))`,
  * `app.route('/v3/symbolpackage', createPublishRoutes(deps, 'symbols'))`, and the package one again at
@@ -11,7 +12,8 @@ import { Hono, type Context } from 'hono';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { Config, UpstreamConfig } from '../config/schema.ts';
-import { forbidden, isNugateError } from '../errors.ts';
+import { forbidden, isNugateError, NugateError } from '../errors.ts';
+import type { FolderPublisher } from '../upstream/folder/publish.ts';
 import { isValidId } from '../nuget/id.ts';
 import { InvalidPackageError } from '../nuget/nuspec.ts';
 import { readManifestFromFile } from '../nuget/nupkg.ts';
@@ -20,10 +22,11 @@ import { credentialHeaderNames, redactHeaders } from '../upstream/credentials.ts
 import { drainRequest } from './drain.ts';
 import { forward, type ForwardResponse } from './forward.ts';
 import { createKeyCheck, keyAllowsId, type PublishKey } from './keys.ts';
+import { folderNeedsMappedKeys, offlineRefusal, publishLocally } from './local.ts';
 import { multipartFromFile } from './multipart.ts';
 import { outboundHeaders, upstreamApiKey } from './outbound.ts';
 import { relay, scrub } from './relay.ts';
-import { replyText, type PublishEnv } from './reply.ts';
+import { reply, replyText, type PublishEnv } from './reply.ts';
 import { spoolFirstPart, type SpooledFile, type SpoolResult } from './spool.ts';
 import { chooseTarget } from './target.ts';
 import { itemUrl, pushUrl } from './urls.ts';
@@ -34,6 +37,8 @@ export interface PublishDeps {
   config: Config;
   /** The target upstream's PackagePublish (kind 'package') or SymbolPackagePublish ('symbols') URL; throws a NugateError (404/501) when it has none. */
   publishUrl(upstream: string, kind: PublishKind): Promise<string>;
+  /** The publisher of a folder upstream, which stores packages itself; undefined for an HTTP upstream. */
+  local?(upstream: string): FolderPublisher | undefined;
   /** Eligible upstreams for an id by packageSourceMapping, in priority order (all upstreams when unmapped). */
   eligible(id: string): string[];
   /** Evict every cached resource of this id (flat container, registration, search, negative entries). */
@@ -52,21 +57,38 @@ const DRAIN_MS = 30_000;
 
 type Op = 'push' | 'unlist' | 'relist';
 
-interface Target {
+interface HttpTarget {
   upstream: UpstreamConfig;
+  local?: undefined;
   /** What nugate sends as X-NuGet-ApiKey (undefined: none). */
   apiKey: string | undefined;
 }
 
+/** A folder upstream: its publisher stores the package, no key goes anywhere. */
+interface LocalTarget {
+  upstream: UpstreamConfig;
+  local: FolderPublisher;
+}
+
+type Target = HttpTarget | LocalTarget;
+
 /** Problems every push would hit, said once at start instead of only in a client's error text. */
-function warnAboutConfig(config: Config, env: NodeJS.ProcessEnv, log: Logger): void {
+function warnAboutConfig(config: Config, env: NodeJS.ProcessEnv, log: Logger, isFolder: (name: string) => boolean): void {
   const mapping = Object.values(config.packageSourceMapping ?? {}).some((p) => p.length > 0);
   if (config.publish.upstream === undefined && !mapping && config.upstreams.length > 1) {
     log.warn('publish is enabled with several upstreams, no packageSourceMapping and no publish.upstream: every push will be refused');
   }
-  if (config.publish.keyMode !== 'mapped') return;
   const targets = config.publish.upstream === undefined ? config.upstreams : config.upstreams.filter((u) => u.name.toLowerCase() === config.publish.upstream?.toLowerCase());
+  if (config.publish.keyMode !== 'mapped') {
+    // Only when the operator chose the folder as the target: a folder upstream that merely serves is no mistake.
+    if (config.publish.upstream !== undefined && targets.some((u) => isFolder(u.name))) {
+      log.warn({ upstream: config.publish.upstream }, 'publish.upstream is a folder but publish.keyMode is not "mapped": every push will be refused');
+    }
+    return;
+  }
   for (const u of targets) {
+    // A folder upstream takes no key of its own.
+    if (isFolder(u.name)) continue;
     if (u.apiKeyEnv === undefined) log.warn({ upstream: u.name }, 'publish.keyMode is "mapped" but this upstream has no apiKeyEnv: pushes to it will fail');
     else if (!env[u.apiKeyEnv]) log.warn({ upstream: u.name, apiKeyEnv: u.apiKeyEnv }, 'publish.keyMode is "mapped" but the apiKeyEnv variable is not set');
   }
@@ -77,13 +99,30 @@ export function createPublishRoutes(deps: PublishDeps, kind: PublishKind): Hono<
   const env = deps.env ?? process.env;
   const log = deps.log.child({ component: 'publish', kind });
   const mapped = config.publish.keyMode === 'mapped';
-  // Offline, nothing may reach an upstream: a push would only fail there (or, worse, succeed).
-  const enabled = config.publish.enabled && !config.offline && (kind === 'package' || config.publish.symbols);
+  const enabled = config.publish.enabled && (kind === 'package' || config.publish.symbols);
   const checkKey = createKeyCheck(config.publish.keys);
   const secretHeaderNames = credentialHeaderNames(config.upstreams);
   const drainBudget = { maxBytes: Math.max(config.publish.maxSize, MIN_DRAIN_BYTES), maxMs: DRAIN_MS };
-  if (enabled && kind === 'package') warnAboutConfig(config, env, log);
+  /** The folder publisher for a package push to `name`; folders keep no symbols (see target()). */
+  const folderOf = (name: string): FolderPublisher | undefined => (kind === 'package' ? deps.local?.(name) : undefined);
+  if (enabled && kind === 'package') warnAboutConfig(config, env, log, (name) => folderOf(name) !== undefined);
   const app = new Hono<PublishEnv>();
+
+  /**
+   * Refusals that do not depend on the package, decided before its body is read: offline with no folder that
+   * could take it (nothing may reach a network upstream offline), or a fixed folder target without mapped keys.
+   */
+  function refusedUpFront(): { status: number; message: string } | undefined {
+    const fixed = config.publish.upstream;
+    if (fixed !== undefined) {
+      const folder = folderOf(fixed) !== undefined;
+      if (config.offline && !folder) return { status: 404, message: offlineRefusal(fixed).message };
+      if (folder && !mapped) return { status: 403, message: folderNeedsMappedKeys(fixed).message };
+      return undefined;
+    }
+    if (config.offline && !config.upstreams.some((u) => folderOf(u.name) !== undefined)) return { status: 404, message: offlineRefusal().message };
+    return undefined;
+  }
 
   /** Answers without reading the body first would risk a reset connection; read it, then answer. */
   async function refuse(c: Context<PublishEnv>, status: number, message: string): Promise<Response> {
@@ -102,13 +141,40 @@ export function createPublishRoutes(deps: PublishDeps, kind: PublishKind): Hono<
     return key === undefined ? undefined : { key, raw };
   }
 
-  /** Picks the upstream and the key it gets; throws NugateError (400/403/500) when that is not possible. */
+  /** Picks the upstream and the key it gets; throws NugateError (400/403/404/500) when that is not possible. */
   function target(id: string, client: { key: PublishKey | undefined; raw: string | undefined }): Target {
     if (mapped && client.key !== undefined && !keyAllowsId(client.key, id)) {
       throw forbidden(`This API key may not publish "${id}"`);
     }
     const upstream = chooseTarget(config, deps.eligible, id);
+    if (kind === 'symbols' && deps.local?.(upstream.name) !== undefined) {
+      throw new NugateError('NO_PUBLISH', 501, `upstream "${upstream.name}" is a folder and does not accept symbol packages`);
+    }
+    const local = folderOf(upstream.name);
+    if (local !== undefined) {
+      if (!mapped) throw folderNeedsMappedKeys(upstream.name);
+      return { upstream, local };
+    }
+    if (config.offline) throw offlineRefusal(upstream.name);
     return { upstream, apiKey: mapped ? upstreamApiKey(upstream, env) : client.raw };
+  }
+
+  /** After a 2xx: every cached resource of the id goes, so the next read sees the change (protocol.md §5 item 54). */
+  async function evictAfter(op: Op, id: string): Promise<void> {
+    try {
+      await deps.evict(id);
+    } catch (err) {
+      log.warn({ op, id, err: (err as Error)?.message }, 'cache eviction after publish failed');
+    }
+  }
+
+  /** Stores, unlists or relists in a folder upstream; answers like nuget.org (local.ts). */
+  async function sendLocal(c: Context<PublishEnv>, op: Op, meta: { id: string; version: string }, t: LocalTarget, file?: SpooledFile): Promise<Response> {
+    const started = Date.now();
+    const outcome = await publishLocally(t.local, op, meta, file?.path);
+    if (outcome.status >= 200 && outcome.status < 300) await evictAfter(op, meta.id);
+    log.info({ op, upstream: t.upstream.name, folder: true, id: meta.id, version: meta.version, status: outcome.status, ms: Date.now() - started }, `publish ${op}`);
+    return reply(c, outcome.status, outcome.reason, outcome.status < 300 ? '' : outcome.reason);
   }
 
   function fail(c: Context<PublishEnv>, op: Op, err: unknown, tmpPath?: string): Response {
@@ -131,7 +197,7 @@ export function createPublishRoutes(deps: PublishDeps, kind: PublishKind): Hono<
     c: Context<PublishEnv>,
     op: Op,
     meta: { id: string; version: string },
-    t: Target,
+    t: HttpTarget,
     request: { url: string; method: 'PUT' | 'DELETE' | 'POST'; file?: SpooledFile },
   ): Promise<Response> {
     const headers = outboundHeaders({ upstream: t.upstream, url: request.url, apiKey: t.apiKey, clientHeader: (n) => c.req.header(n), env, withCredentials: config.publish.keyMode === 'mapped' });
@@ -158,13 +224,7 @@ export function createPublishRoutes(deps: PublishDeps, kind: PublishKind): Hono<
       // 502 lets the client retry the whole push; nugate never replays a consumed body itself.
       return replyText(c, 502, text);
     }
-    if (res.status >= 200 && res.status < 300) {
-      try {
-        await deps.evict(meta.id);
-      } catch (err) {
-        log.warn({ op, id: meta.id, err: (err as Error)?.message }, 'cache eviction after publish failed');
-      }
-    }
+    if (res.status >= 200 && res.status < 300) await evictAfter(op, meta.id);
     log.info({ ...entry, status: res.status, ms: Date.now() - started }, `publish ${op}`);
     return relay(c, res, [t.apiKey, c.req.header('x-nuget-apikey')]);
   }
@@ -175,6 +235,8 @@ export function createPublishRoutes(deps: PublishDeps, kind: PublishKind): Hono<
     const base = c.req.routePath.replace(/\/\*$/, '');
     if (c.req.path !== base && c.req.path !== `${base}/`) return refuse(c, 404, 'Not found');
     if (!enabled) return refuse(c, 404, kind === 'symbols' ? 'Symbol package publishing is disabled' : 'Publishing is disabled');
+    const early = refusedUpFront();
+    if (early !== undefined) return refuse(c, early.status, early.message);
     const client = clientKey(c);
     if (client === undefined) return refuse(c, 403, 'The API key is missing or not valid for this feed');
 
@@ -208,6 +270,7 @@ export function createPublishRoutes(deps: PublishDeps, kind: PublishKind): Hono<
         return replyText(c, 400, `Invalid package version "${nuspec.version}"`);
       }
       const t = target(nuspec.id, client);
+      if (t.local !== undefined) return await sendLocal(c, 'push', nuspec, t, file);
       const url = pushUrl(await deps.publishUrl(t.upstream.name, kind));
       return await send(c, 'push', nuspec, t, { url, method: 'PUT', file });
     } catch (err) {
@@ -222,6 +285,8 @@ export function createPublishRoutes(deps: PublishDeps, kind: PublishKind): Hono<
   app.on(['DELETE', 'POST'], ['/:id/:version', '/:id/:version/'], async function unlistOrRelist(c) {
     const op: Op = c.req.method === 'DELETE' ? 'unlist' : 'relist';
     if (!enabled) return replyText(c, 404, 'Publishing is disabled');
+    const early = refusedUpFront();
+    if (early !== undefined) return replyText(c, early.status, early.message);
     const id = c.req.param('id');
     const version = c.req.param('version');
     if (!isValidId(id)) return replyText(c, 400, `Invalid package id "${id}"`);
@@ -233,6 +298,7 @@ export function createPublishRoutes(deps: PublishDeps, kind: PublishKind): Hono<
     const rawId = segments[segments.length - 2] ?? id;
     try {
       const t = target(id, client);
+      if (t.local !== undefined) return await sendLocal(c, op, { id, version }, t);
       const url = itemUrl(await deps.publishUrl(t.upstream.name, kind), rawId, rawVersion);
       return await send(c, op, { id, version }, t, { url, method: c.req.method === 'DELETE' ? 'DELETE' : 'POST' });
     } catch (err) {

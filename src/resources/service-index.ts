@@ -7,6 +7,7 @@ import type { Services, Feed } from '../services.ts';
 import type { ServiceIndexEntry, UpstreamResources } from '../nuget/service-index.ts';
 import { buildServiceIndex, feedUrls } from '../nuget/service-index.ts';
 import { renderJson, sendRendered, type Env } from '../http/respond.ts';
+import { isFolderUrl } from '../upstream/folder-transport.ts';
 import { feedBase, renderKey } from './common.ts';
 
 export interface FeedCapabilities {
@@ -18,12 +19,20 @@ export interface FeedCapabilities {
 
 /** What the feed's upstreams offer. An upstream that cannot be reached right now simply adds nothing. */
 export async function capabilities(s: Services, feed: Feed): Promise<FeedCapabilities> {
-  const found = await Promise.all(feed.upstreams.map((u) => u.discover().then((d) => d.resources, () => undefined)));
-  const resources = found.filter((r) => r !== undefined);
+  const found = await Promise.all(feed.upstreams.map((u) => u.discover().then((d) => ({ upstream: u, resources: d.resources }), () => undefined)));
+  const reachable = found.filter((f) => f !== undefined);
+  const resources = reachable.map((f) => f.resources);
   const publishTarget = s.config.publish.upstream;
-  const publishers = resources.filter((_, i) => publishTarget === undefined || feed.upstreams[i]?.name.toLowerCase() === publishTarget.toLowerCase());
-  // Offline, nothing can be forwarded: do not advertise what would only fail.
-  const publish = s.config.publish.enabled && !s.config.offline && (publishTarget !== undefined || feed.upstreams.length > 0) && publishers.some((r) => r.packagePublish !== undefined);
+  const publishers = reachable
+    .filter(({ upstream }) => publishTarget === undefined || upstream.name.toLowerCase() === publishTarget.toLowerCase())
+    // Offline, nothing can be forwarded to a network upstream: do not advertise what would only fail. A folder
+    // stores pushes itself (publish/local.ts), so it still can take them.
+    .filter(({ upstream }) => !s.config.offline || isFolderUrl(upstream.config.url))
+    .map((f) => f.resources);
+  // Publish routes are mounted for the merged feed only (app.ts mountFeed); a per-upstream view must not
+  // advertise a publish URL that answers 404.
+  const mounted = feed.path === 'v3/';
+  const publish = mounted && s.config.publish.enabled && (publishTarget !== undefined || feed.upstreams.length > 0) && publishers.some((r) => r.packagePublish !== undefined);
   return {
     vulnerability: resources.some((r) => r.vulnerabilityInfo !== undefined),
     publish,

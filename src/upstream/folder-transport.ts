@@ -12,6 +12,8 @@
  * Anything else is a 404. URLs never name a file: a request is parsed into an id and a version, looked up in
  * the index, and only a file the scan found (inside the folder, links resolved) is ever opened.
  * The index is rebuilt by a periodic rescan (scan.ts); requests keep using the previous one until it is ready.
+ * The index also advertises PackagePublish; pushes never reach the transport: publish/routes.ts hands them to
+ * the source's publisher (folder/publish.ts), which writes into the folder and rescans.
  */
 import { createHash } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
@@ -26,6 +28,7 @@ import { InvalidPackageError } from '../nuget/nuspec.ts';
 import type { UpstreamRequest, UpstreamResponse } from './http.ts';
 import type { Transport } from './upstream.ts';
 import { EMPTY_INDEX, FolderScanner, findPackage, isInside, type FolderIndex, type FolderPackage } from './folder/scan.ts';
+import { createFolderPublisher, type FolderPublisher } from './folder/publish.ts';
 import {
   autocompleteDocument,
   flatIndexDocument,
@@ -37,8 +40,15 @@ import {
   type FolderUrls,
 } from './folder/documents.ts';
 
+/** A `file:` upstream URL names a folder upstream. */
+export function isFolderUrl(url: string): boolean {
+  return /^file:/i.test(url);
+}
+
 export interface FolderSource {
   transport: Transport;
+  /** Stores pushed packages in the folder, unlists and relists them. */
+  publisher: FolderPublisher;
   /** Scans the folder again; resolves when a scan that started after this call has finished. */
   rescan(): Promise<void>;
   /** Stops the periodic rescan and waits for a running scan to stop. */
@@ -174,6 +184,12 @@ class FolderFeed {
     return queued;
   }
 
+  /** The index as of now, once the first scan has finished. */
+  async current(): Promise<FolderIndex> {
+    await this.firstScan;
+    return this.index;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer !== undefined) clearInterval(this.timer);
@@ -199,7 +215,7 @@ class FolderFeed {
       const keys: string[] = [];
       for (const list of next.byId.values()) {
         packages += list.length;
-        for (const p of list) keys.push(`${p.lowerId}/${p.lowerVersion}@${p.path}`);
+        for (const p of list) keys.push(`${p.lowerId}/${p.lowerVersion}@${p.path}${p.listed ? '' : ' unlisted'}`);
       }
       const fingerprint = createHash('sha256').update(keys.join('\n')).digest('base64');
       const changed = fingerprint !== this.fingerprint;
@@ -376,6 +392,7 @@ export async function createFolderSource(opts: FolderSourceOptions): Promise<Fol
   const feed = new FolderFeed(opts, root);
   return {
     transport: feed.transport,
+    publisher: createFolderPublisher({ name: opts.name, root, log: opts.log, index: () => feed.current(), rescan: () => feed.rescan() }),
     rescan: () => feed.rescan(),
     close: () => feed.close(),
   };

@@ -17,17 +17,24 @@ export interface FolderUrls {
   reg: string;
   query: string;
   autocomplete: string;
+  /** PackagePublish @id, in the conventional V2 place. */
+  publish: string;
 }
 
 export function folderUrls(name: string): FolderUrls {
   const base = `http://${FOLDER_HOST}/${encodeURIComponent(name)}/`;
-  return { base, flat: `${base}flat/`, reg: `${base}reg/`, query: `${base}query`, autocomplete: `${base}autocomplete` };
+  return { base, flat: `${base}flat/`, reg: `${base}reg/`, query: `${base}query`, autocomplete: `${base}autocomplete`, publish: `${base}api/v2/package` };
 }
 
 type Json = Record<string, unknown>;
 
 /** nuget.org's registration hive puts at most 64 leaves in a page (protocol.md §1.4). */
 const MAX_LEAVES_PER_PAGE = 64;
+
+/** nuget.org's `published` for an unlisted version (protocol.md §1.4: year 1900 = unlisted); older clients read it. */
+const UNLISTED_PUBLISHED = '1900-01-01T00:00:00+00:00';
+
+const publishedOf = (p: FolderPackage): string => (p.listed ? new Date(p.mtimeMs).toISOString() : UNLISTED_PUBLISHED);
 
 export function serviceIndexDocument(urls: FolderUrls): Json {
   return {
@@ -40,6 +47,10 @@ export function serviceIndexDocument(urls: FolderUrls): Json {
       { '@id': urls.query, '@type': 'SearchQueryService/3.5.0' },
       { '@id': urls.autocomplete, '@type': 'SearchAutocompleteService/3.0.0-beta' },
       { '@id': urls.autocomplete, '@type': 'SearchAutocompleteService/3.5.0' },
+      // Never dialled: nugate hands pushes for a folder to its publisher (publish.ts). Advertising it is what
+      // makes nugate advertise its own publish endpoint for this upstream (resources/service-index.ts).
+      // No SymbolPackagePublish: a folder keeps no symbols, and the client would push .snupkg files after each push.
+      { '@id': urls.publish, '@type': 'PackagePublish/2.0.0', comment: 'Push, delete (unlist) and relist packages in a local folder' },
     ],
   };
 }
@@ -91,13 +102,13 @@ function catalogEntry(urls: FolderUrls, p: FolderPackage): Json {
     description: n.description ?? '',
     id: p.id,
     licenseExpression: n.licenseExpression ?? '',
-    listed: true,
+    listed: p.listed,
     packageContent: nupkgUrl(urls, p),
     packageHash: p.sha512,
     packageHashAlgorithm: 'SHA512',
     packageSize: p.size,
     projectUrl: n.projectUrl ?? '',
-    published: new Date(p.mtimeMs).toISOString(),
+    published: publishedOf(p),
     tags: splitTags(n.tags),
     title: n.title ?? '',
     version: p.fullVersion,
@@ -153,9 +164,9 @@ export function registrationLeafDocument(urls: FolderUrls, p: FolderPackage): Js
     '@id': leafUrl(urls, p),
     '@type': ['Package', 'http://schema.nuget.org/catalog#Permalink'],
     catalogEntry: leafUrl(urls, p),
-    listed: true,
+    listed: p.listed,
     packageContent: nupkgUrl(urls, p),
-    published: new Date(p.mtimeMs).toISOString(),
+    published: publishedOf(p),
     registration: regIndexUrl(urls, p.lowerId),
   };
 }
@@ -165,15 +176,22 @@ interface Filter {
   semVer2: boolean;
   /** Lowercase package type, or undefined for no filter. */
   packageType: string | undefined;
+  /** Search's `includeDelisted=true` (protocol.md §1.2); autocomplete never shows unlisted versions. */
+  includeDelisted: boolean;
 }
 
-function filterOf(params: SearchParams): Filter {
-  return { prerelease: params.prerelease, semVer2: semVer2Enabled(params.semVerLevel), packageType: params.packageType?.toLowerCase() };
+function filterOf(params: SearchParams, raw: Record<string, string>, endpoint: 'search' | 'autocomplete'): Filter {
+  return {
+    prerelease: params.prerelease,
+    semVer2: semVer2Enabled(params.semVerLevel),
+    packageType: params.packageType?.toLowerCase(),
+    includeDelisted: endpoint === 'search' && raw['includeDelisted']?.trim().toLowerCase() === 'true',
+  };
 }
 
-/** Versions a search may show: listed (always, here), prerelease only when asked, SemVer2 only at semVerLevel 2. */
+/** Versions a search may show: listed ones (protocol.md §1.5), prerelease only when asked, SemVer2 only at semVerLevel 2. */
 function eligibleVersions(index: FolderIndex, lowerId: string, f: Filter): FolderPackage[] {
-  return (index.byId.get(lowerId) ?? []).filter((p) => (f.prerelease || !isPrerelease(p.version)) && (f.semVer2 || !p.semVer2));
+  return (index.byId.get(lowerId) ?? []).filter((p) => (p.listed || f.includeDelisted) && (f.prerelease || !isPrerelease(p.version)) && (f.semVer2 || !p.semVer2));
 }
 
 /** Packages that declare no type are "Dependency" packages (NuGet's default). */
@@ -221,8 +239,9 @@ function paramsOf(query: URLSearchParams): Record<string, string> {
 
 /** SearchQueryService: `{totalHits, data}` shaped like nuget.org's (protocol.md §1.5). */
 export function searchDocument(urls: FolderUrls, index: FolderIndex, query: URLSearchParams): Json {
-  const params = parseSearchParams(paramsOf(query));
-  const f = filterOf(params);
+  const raw = paramsOf(query);
+  const params = parseSearchParams(raw);
+  const f = filterOf(params, raw, 'search');
   const hits: Array<{ rank: number; versions: FolderPackage[]; latest: FolderPackage }> = [];
   for (const lowerId of index.ids) {
     const versions = eligibleVersions(index, lowerId, f);
@@ -271,7 +290,7 @@ export function searchDocument(urls: FolderUrls, index: FolderIndex, query: URLS
 export function autocompleteDocument(index: FolderIndex, query: URLSearchParams): Json {
   const raw = paramsOf(query);
   const params = parseSearchParams(raw);
-  const f = filterOf(params);
+  const f = filterOf(params, raw, 'autocomplete');
   const id = raw['id'];
   if (raw['q'] === undefined && id !== undefined) {
     const versions = eligibleVersions(index, id.trim().toLowerCase(), { ...f, packageType: undefined }).map((p) => (f.semVer2 ? p.fullVersion : p.normalizedVersion));

@@ -9,6 +9,10 @@
  * Only the nuspec metadata, the path and the hash of each package stay in memory. A rescan re-reads only files
  * whose size, mtime or inode changed. Nothing outside the folder is ever read: symbolic links are resolved and
  * followed only when their target lies inside the folder.
+ *
+ * A package is unlisted (NuGet's "delete") when a marker file `{package file}.nugate-unlisted` sits beside it
+ * (publish.ts writes and removes it). Markers are seen in the same directory listings as the packages, so
+ * tracking them costs no extra I/O, and the package file itself is never touched by an unlist.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, type Dirent } from 'node:fs';
@@ -39,6 +43,8 @@ export interface FolderPackage {
   readonly sha512: string;
   /** SemVer2 version, or a dependency range with a SemVer2 bound (protocol.md §1.4). */
   readonly semVer2: boolean;
+  /** False when an unlist marker sits beside the file: hidden from search, still restorable (protocol.md §1.3). */
+  readonly listed: boolean;
 }
 
 export interface FolderIndex {
@@ -60,6 +66,9 @@ export function isInside(root: string, path: string): boolean {
   return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
 }
 
+/** Suffix of the marker file that unlists the package file it is named after. */
+export const UNLISTED_SUFFIX = '.nugate-unlisted';
+
 /** A directory deeper than this below the folder is not walked (a guard against pathological trees). */
 const MAX_DEPTH = 16;
 /** Packages read (zip directory, nuspec, hash) at the same time. */
@@ -70,6 +79,7 @@ interface Candidate {
   size: number;
   mtimeMs: number;
   ino: number;
+  listed: boolean;
 }
 
 type Known = { signature: string; pkg: FolderPackage } | { signature: string; invalid: true };
@@ -164,7 +174,8 @@ export class FolderScanner {
       if (entry === undefined || entry.signature !== signature) entry = await this.read(c, signature);
       if (entry === undefined) return;
       known.set(c.path, entry);
-      if ('pkg' in entry) found.set(c.path, entry.pkg);
+      // Listing is not part of the signature (the file does not change), so it is applied on every scan.
+      if ('pkg' in entry) found.set(c.path, entry.pkg.listed === c.listed ? entry.pkg : { ...entry.pkg, listed: c.listed });
     });
     this.known = known;
     return this.build(candidates.map((c) => found.get(c.path)).filter((p) => p !== undefined), previous);
@@ -190,6 +201,7 @@ export class FolderScanner {
         mtimeMs: c.mtimeMs,
         sha512,
         semVer2: isSemVer2(version) || dependsOnSemVer2(nuspec),
+        listed: c.listed,
       };
       return { signature, pkg };
     } catch (err) {
@@ -240,9 +252,11 @@ export class FolderScanner {
     return { byId, ids: [...byId.keys()].sort() };
   }
 
-  /** Every package file under the folder, in a stable order (depth first, names sorted). */
+  /** Every package file under the folder, in a stable order (depth first, names sorted), with its listing. */
   private async walk(): Promise<Candidate[]> {
     const out: Candidate[] = [];
+    // Real paths of unlist markers; a package's marker may be met after the package (another directory via a link).
+    const markers = new Set<string>();
     const visited = new Set<string>([this.root]);
     const visit = async (dir: string, depth: number): Promise<void> => {
       let entries: Dirent[];
@@ -276,9 +290,11 @@ export class FolderScanner {
           isFile = s?.isFile() ?? false;
           isDir = s?.isDirectory() ?? false;
         }
-        if (isFile && isPackageFile(e.name)) {
+        if (e.isFile() && e.name.endsWith(UNLISTED_SUFFIX)) {
+          markers.add(path);
+        } else if (isFile && isPackageFile(e.name)) {
           const s = await stat(target).catch(() => undefined);
-          if (s?.isFile()) out.push({ path: target, size: s.size, mtimeMs: s.mtimeMs, ino: s.ino });
+          if (s?.isFile()) out.push({ path: target, size: s.size, mtimeMs: s.mtimeMs, ino: s.ino, listed: true });
         } else if (isDir && !extracted && depth < MAX_DEPTH && !visited.has(target)) {
           visited.add(target);
           await visit(target, depth + 1);
@@ -286,6 +302,7 @@ export class FolderScanner {
       }
     };
     await visit(this.root, 0);
+    for (const c of out) c.listed = !markers.has(`${c.path}${UNLISTED_SUFFIX}`);
     return out;
   }
 

@@ -1,0 +1,261 @@
+/**
+ * Publishing into a folder upstream (src/upstream/folder/publish.ts): a push lands whole, in the global-packages
+ * layout, with its .sha512, and is served at once; a duplicate (any case, any equivalent version form) is
+ * 'exists' and never replaces a file; unlist and relist flip `listed` in registration and search without touching
+ * the package; concurrent pushes of one id+version store exactly one file, also across two sources (processes).
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { strToU8, zipSync } from 'fflate';
+import { createFolderSource, type FolderSource } from '../../../src/upstream/folder-transport.ts';
+import { folderUrls } from '../../../src/upstream/folder/documents.ts';
+import { UNLISTED_SUFFIX } from '../../../src/upstream/folder/scan.ts';
+import { NugateError } from '../../../src/errors.ts';
+import { createLogger } from '../../../src/ops/logger.ts';
+
+const NAME = 'hosted';
+const base = folderUrls(NAME).base;
+
+function nupkg(id: string, version: string, description = `${id} ${version}`): Buffer {
+  const nuspec = `<?xml version="1.0" encoding="utf-8"?>
+<package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd">
+  <metadata><id>${id}</id><version>${version}</version><authors>tests</authors><description>${description}</description><tags>hostedfeed</tags></metadata>
+</package>`;
+  return Buffer.from(zipSync({ [`${id}.nuspec`]: strToU8(nuspec), 'lib/net8.0/_._': new Uint8Array(0) }));
+}
+
+const sha512 = (b: Buffer): string => createHash('sha512').update(b).digest('base64');
+
+interface Leaf {
+  catalogEntry: { version: string; listed: boolean; published: string; packageHash: string };
+}
+interface RegIndex {
+  items: Array<{ items: Leaf[] }>;
+}
+interface Search {
+  data: Array<{ id: string; versions: Array<{ version: string }> }>;
+}
+
+let root: string;
+let spool: string;
+const sources: FolderSource[] = [];
+
+async function open(dir: string): Promise<FolderSource> {
+  const source = await createFolderSource({ name: NAME, serviceIndexUrl: pathToFileURL(dir).href, log: createLogger('silent'), rescanMs: 0 });
+  sources.push(source);
+  await source.rescan();
+  return source;
+}
+
+async function get(source: FolderSource, path: string): Promise<{ status: number; body: Buffer }> {
+  const res = await source.transport({ upstream: NAME, url: `${base}${path}`, method: 'GET', headers: {}, timeout: 5000 });
+  const chunks: Buffer[] = [];
+  for await (const c of res.body) chunks.push(c as Buffer);
+  return { status: res.status, body: Buffer.concat(chunks) };
+}
+
+async function json<T>(source: FolderSource, path: string): Promise<T> {
+  const r = await get(source, path);
+  assert.equal(r.status, 200, `${path} answered ${r.status}`);
+  return JSON.parse(r.body.toString('utf8')) as T;
+}
+
+/** Writes the package where the publish routes would have spooled it. */
+async function spooled(bytes: Buffer, name = `${Math.random().toString(36).slice(2)}.tmp`): Promise<string> {
+  const path = join(spool, name);
+  await writeFile(path, bytes);
+  return path;
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
+}
+
+before(async () => {
+  spool = await mkdtemp(join(tmpdir(), 'nugate-spool-'));
+});
+
+after(async () => {
+  await Promise.all(sources.map((s) => s.close()));
+  await rm(spool, { recursive: true, force: true });
+});
+
+describe('folder publisher', () => {
+  let source: FolderSource;
+  const LIB = nupkg('Contoso.Lib', '1.0.0-Beta');
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'nugate-hosted-'));
+    await mkdir(join(root, 'drop'));
+    await writeFile(join(root, 'drop', 'Loose.Pkg.1.0.0.nupkg'), nupkg('Loose.Pkg', '1.0.0'));
+    source = await open(root);
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  it('advertises PackagePublish/2.0.0 under its base, and no SymbolPackagePublish', async () => {
+    const res = await source.transport({ upstream: NAME, url: pathToFileURL(root).href, method: 'GET', headers: {}, timeout: 5000 });
+    const chunks: Buffer[] = [];
+    for await (const c of res.body) chunks.push(c as Buffer);
+    const doc = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { resources: Array<{ '@id': string; '@type': string }> };
+    const publish = doc.resources.filter((r) => r['@type'].startsWith('PackagePublish'));
+    assert.deepEqual(publish.map((r) => [r['@type'], r['@id']]), [['PackagePublish/2.0.0', `${base}api/v2/package`]]);
+    assert.ok(!doc.resources.some((r) => r['@type'].startsWith('SymbolPackagePublish')));
+  });
+
+  it('stores a push in the global-packages layout with a correct .sha512, nothing else left behind, visible at once', async () => {
+    const path = await spooled(LIB);
+    assert.equal(await source.publisher.push(path, { id: 'Contoso.Lib', version: '1.0.0-Beta' }), 'created');
+    const file = join(root, 'contoso.lib', '1.0.0-beta', 'contoso.lib.1.0.0-beta.nupkg');
+    assert.ok((await readFile(file)).equals(LIB));
+    assert.equal(await readFile(`${file}.sha512`, 'utf8'), sha512(LIB));
+    assert.deepEqual(await filesUnder(root), [
+      'contoso.lib/1.0.0-beta/contoso.lib.1.0.0-beta.nupkg',
+      'contoso.lib/1.0.0-beta/contoso.lib.1.0.0-beta.nupkg.sha512',
+      'drop/Loose.Pkg.1.0.0.nupkg',
+    ], 'no temp file stays in the folder');
+    assert.ok((await readFile(path)).equals(LIB), 'the spooled file is the caller\'s to remove');
+
+    // No waiting for the periodic rescan.
+    assert.deepEqual(await json(source, 'flat/contoso.lib/index.json'), { versions: ['1.0.0-beta'] });
+    const served = await get(source, 'flat/contoso.lib/1.0.0-beta/contoso.lib.1.0.0-beta.nupkg');
+    assert.ok(served.body.equals(LIB));
+    const reg = await json<RegIndex>(source, 'reg/contoso.lib/index.json');
+    assert.equal(reg.items[0]?.items[0]?.catalogEntry.packageHash, sha512(LIB));
+  });
+
+  it('answers exists for the same id+version in any case or version form, and never replaces the file', async () => {
+    const other = nupkg('CONTOSO.LIB', '1.0.0.0-BETA', 'a different package with the same identity');
+    assert.equal(await source.publisher.push(await spooled(other), { id: 'CONTOSO.LIB', version: '1.0.0.0-BETA' }), 'exists');
+    assert.ok((await readFile(join(root, 'contoso.lib', '1.0.0-beta', 'contoso.lib.1.0.0-beta.nupkg'))).equals(LIB));
+    // A loose file counts too, wherever it lies in the folder.
+    assert.equal(await source.publisher.push(await spooled(nupkg('loose.pkg', '1.0')), { id: 'loose.pkg', version: '1.0' }), 'exists');
+    assert.ok(!(await filesUnder(root)).some((f) => f.startsWith('loose.pkg/')));
+  });
+
+  it('unlist keeps the file and the flat entry, shows listed: false, hides it from search; relist undoes it', async () => {
+    assert.equal(await source.publisher.unlist('contoso.LIB', '1.0.0-beta'), true);
+    const file = join(root, 'contoso.lib', '1.0.0-beta', 'contoso.lib.1.0.0-beta.nupkg');
+    assert.ok((await readFile(file)).equals(LIB), 'an unlist never touches the package');
+    await stat(`${file}${UNLISTED_SUFFIX}`);
+
+    const leaf = (await json<RegIndex>(source, 'reg/contoso.lib/index.json')).items[0]?.items[0];
+    assert.equal(leaf?.catalogEntry.listed, false);
+    assert.equal(leaf?.catalogEntry.published, '1900-01-01T00:00:00+00:00', 'nuget.org\'s unlisted date');
+    const leafDoc = await json<{ listed: boolean }>(source, 'reg/contoso.lib/1.0.0-beta.json');
+    assert.equal(leafDoc.listed, false);
+    assert.deepEqual(await json(source, 'flat/contoso.lib/index.json'), { versions: ['1.0.0-beta'] }, 'the flat container keeps unlisted versions');
+    assert.equal((await get(source, 'flat/contoso.lib/1.0.0-beta/contoso.lib.1.0.0-beta.nupkg')).status, 200, 'restore of the exact version still works');
+    const search = await json<Search>(source, 'query?q=hostedfeed&prerelease=true');
+    assert.deepEqual(search.data.map((d) => d.id), ['Loose.Pkg']);
+    const delisted = await json<Search>(source, 'query?q=hostedfeed&prerelease=true&includeDelisted=true');
+    assert.deepEqual(delisted.data.map((d) => d.id).sort(), ['Contoso.Lib', 'Loose.Pkg']);
+    assert.deepEqual(await json(source, 'autocomplete?q=contoso&prerelease=true'), { totalHits: 0, data: [] });
+    assert.deepEqual(await json(source, 'autocomplete?id=contoso.lib&prerelease=true'), { totalHits: 0, data: [] });
+
+    // Unlisting twice is fine, as on nuget.org.
+    assert.equal(await source.publisher.unlist('Contoso.Lib', '1.0.0-beta'), true);
+
+    assert.equal(await source.publisher.relist('Contoso.Lib', '1.0.0.0-Beta'), true);
+    await assert.rejects(stat(`${file}${UNLISTED_SUFFIX}`), { code: 'ENOENT' });
+    assert.equal((await json<RegIndex>(source, 'reg/contoso.lib/index.json')).items[0]?.items[0]?.catalogEntry.listed, true);
+    assert.deepEqual((await json<Search>(source, 'query?q=hostedfeed&prerelease=true')).data.map((d) => d.id).sort(), ['Contoso.Lib', 'Loose.Pkg']);
+  });
+
+  it('unlists a loose file with a marker beside it', async () => {
+    assert.equal(await source.publisher.unlist('Loose.Pkg', '1.0.0'), true);
+    await stat(join(root, 'drop', `Loose.Pkg.1.0.0.nupkg${UNLISTED_SUFFIX}`));
+    assert.equal((await json<RegIndex>(source, 'reg/loose.pkg/index.json')).items[0]?.items[0]?.catalogEntry.listed, false);
+    assert.equal(await source.publisher.relist('Loose.Pkg', '1.0.0'), true);
+    assert.equal((await json<RegIndex>(source, 'reg/loose.pkg/index.json')).items[0]?.items[0]?.catalogEntry.listed, true);
+  });
+
+  it('answers false for an unknown id or version, and writes nothing', async () => {
+    const before = await filesUnder(root);
+    assert.equal(await source.publisher.unlist('No.Such.Package', '1.0.0'), false);
+    assert.equal(await source.publisher.unlist('Contoso.Lib', '9.9.9'), false);
+    assert.equal(await source.publisher.relist('Contoso.Lib', '9.9.9'), false);
+    assert.equal(await source.publisher.relist('../etc', '1.0.0'), false);
+    assert.deepEqual(await filesUnder(root), before);
+  });
+
+  it('a marker left by a removed package does not unlist a new push of that id+version', async () => {
+    const dir = join(root, 'contoso.revived', '1.0.0');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, `contoso.revived.1.0.0.nupkg${UNLISTED_SUFFIX}`), 'stale');
+    const bytes = nupkg('Contoso.Revived', '1.0.0');
+    assert.equal(await source.publisher.push(await spooled(bytes), { id: 'Contoso.Revived', version: '1.0.0' }), 'created');
+    assert.equal((await json<RegIndex>(source, 'reg/contoso.revived/index.json')).items[0]?.items[0]?.catalogEntry.listed, true);
+  });
+});
+
+describe('folder publisher, concurrency and failures', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'nugate-hosted-race-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('concurrent pushes of one id+version: exactly one created, one file, its own .sha512', async () => {
+    const source = await open(dir);
+    const candidates = Array.from({ length: 8 }, (_, i) => nupkg('Race.Pkg', '2.0.0', `contender ${i}`));
+    const paths = await Promise.all(candidates.map((b) => spooled(b)));
+    const results = await Promise.all(paths.map((p) => source.publisher.push(p, { id: 'Race.Pkg', version: '2.0.0' })));
+    assert.deepEqual(results.filter((r) => r === 'created').length, 1, results.join(', '));
+    const stored = await readFile(join(dir, 'race.pkg', '2.0.0', 'race.pkg.2.0.0.nupkg'));
+    assert.ok(candidates.some((c) => c.equals(stored)));
+    assert.equal(await readFile(join(dir, 'race.pkg', '2.0.0', 'race.pkg.2.0.0.nupkg.sha512'), 'utf8'), sha512(stored));
+    assert.deepEqual(await readdir(join(dir, 'race.pkg', '2.0.0')), ['race.pkg.2.0.0.nupkg', 'race.pkg.2.0.0.nupkg.sha512']);
+  });
+
+  it('two sources on one folder (two nugate processes) still store exactly one file', async () => {
+    const a = await open(dir);
+    const b = await open(dir);
+    const one = nupkg('Shared.Pkg', '1.0.0', 'from a');
+    const two = nupkg('Shared.Pkg', '1.0.0', 'from b');
+    const results = await Promise.all([
+      a.publisher.push(await spooled(one), { id: 'Shared.Pkg', version: '1.0.0' }),
+      b.publisher.push(await spooled(two), { id: 'Shared.Pkg', version: '1.0.0' }),
+    ]);
+    assert.deepEqual([...results].sort(), ['created', 'exists']);
+    const stored = await readFile(join(dir, 'shared.pkg', '1.0.0', 'shared.pkg.1.0.0.nupkg'));
+    assert.ok(stored.equals(results[0] === 'created' ? one : two), 'the winner\'s bytes');
+    assert.deepEqual(await readdir(join(dir, 'shared.pkg', '1.0.0')), ['shared.pkg.1.0.0.nupkg', 'shared.pkg.1.0.0.nupkg.sha512']);
+  });
+
+  it('a folder it cannot write to: a 500 NugateError with a short reason and no path, nothing half-written', async () => {
+    const source = await open(dir);
+    // Works as root too: a file where the id's directory should be.
+    await writeFile(join(dir, 'blocked.pkg'), 'not a directory');
+    const err = await source.publisher.push(await spooled(nupkg('Blocked.Pkg', '1.0.0')), { id: 'Blocked.Pkg', version: '1.0.0' }).then(
+      () => assert.fail('the push succeeded'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof NugateError);
+    assert.equal(err.status, 500);
+    assert.match(err.message, /^Folder upstream "hosted" could not be written \(ENOTDIR\)$/);
+    assert.ok(!err.message.includes(dir));
+    assert.equal(await readFile(join(dir, 'blocked.pkg'), 'utf8'), 'not a directory');
+
+    // A copy that fails half-way leaves neither a temp file nor the version directory behind.
+    await assert.rejects(source.publisher.push(join(spool, 'vanished.tmp'), { id: 'Vanished.Pkg', version: '1.0.0' }), (e: unknown) => e instanceof NugateError && e.status === 500);
+    assert.deepEqual(await readdir(join(dir, 'vanished.pkg')), []);
+  });
+
+  it('never writes through a link that leaves the folder', async () => {
+    const source = await open(dir);
+    const outside = await mkdtemp(join(tmpdir(), 'nugate-outside-'));
+    try {
+      await symlink(outside, join(dir, 'evil.pkg'));
+      await assert.rejects(source.publisher.push(await spooled(nupkg('Evil.Pkg', '1.0.0')), { id: 'Evil.Pkg', version: '1.0.0' }), (e: unknown) => e instanceof NugateError && e.status === 500);
+      assert.deepEqual(await readdir(outside), []);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+});
