@@ -12,8 +12,32 @@ import { lowerNormalized } from '../nuget/version.ts';
 import { NugateError, UpstreamError, badRequest } from '../errors.ts';
 import type { Env } from '../http/respond.ts';
 
+/** The request URL up to the end of its authority ("http://host:port"), or the whole URL when it has no path. */
+function schemeAndAuthority(url: string): string {
+  const end = url.indexOf('/', url.indexOf('//') + 2);
+  return end < 0 ? url : url.slice(0, end);
+}
+
+/**
+ * publicRoot() parses the request URL on every call. Without publicUrl and trustProxy its answer depends only on
+ * the URL's scheme and authority and on the Host header, so it is remembered per pair: a hit costs a Map lookup.
+ * Bounded (a flood of distinct Host headers only clears it); a request publicRoot rejects is never remembered.
+ */
+const ROOTS_MAX = 256;
+const roots = new Map<string, string>();
+
 export function feedBase(c: Context<Env>, s: Services, feed: Feed): string {
-  return publicRoot(c, { publicUrl: s.config.publicUrl, trustProxy: s.config.trustProxy }) + feed.path;
+  const opts = { publicUrl: s.config.publicUrl, trustProxy: s.config.trustProxy };
+  if (opts.publicUrl || opts.trustProxy) return publicRoot(c, opts) + feed.path;
+  const host = c.req.header('host');
+  const key = host === undefined ? `${schemeAndAuthority(c.req.url)}\u0000` : `${schemeAndAuthority(c.req.url)}\u0000=${host}`;
+  let root = roots.get(key);
+  if (root === undefined) {
+    root = publicRoot(c, opts);
+    if (roots.size >= ROOTS_MAX) roots.clear();
+    roots.set(key, root);
+  }
+  return root + feed.path;
 }
 
 /** The lowercase id of a path segment, or a 400 that says what is wrong. */
@@ -31,12 +55,9 @@ export function versionParam(raw: string | undefined): string {
   return v;
 }
 
+/** Route parameters arrive already percent-decoded (Hono decodes them once); decoding again would turn "%25" into a 500. */
 function decodeSegment(raw: string | undefined): string {
-  try {
-    return decodeURIComponent(raw ?? '');
-  } catch {
-    throw badRequest('invalid percent-encoding in path');
-  }
+  return raw ?? '';
 }
 
 export type Outcome =
@@ -134,7 +155,18 @@ export function cacheControl(kind: DocKind): string {
   return 'public, max-age=60';
 }
 
+/**
+ * A request target (path and non-empty query) that WHATWG URL serializes unchanged: only unreserved characters,
+ * sub-delims, ':', '@', '/' and '%', no dot segment (literal or percent-encoded), no fragment. Anything else
+ * (quotes, spaces, "/./", "%2e", an empty "?") goes through `new URL` as before.
+ */
+const PLAIN_TARGET = /^\/[A-Za-z0-9\-._~!$&()*+,;=:@/%]*(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@/%?]+)?$/;
+const DOT_SEGMENT = /\/(?:\.|%2e)/i;
+
 export function renderKey(c: Context<Env>, base: string): string {
-  const url = new URL(c.req.url);
+  const full = c.req.url;
+  const target = full.slice(schemeAndAuthority(full).length);
+  if (PLAIN_TARGET.test(target) && !DOT_SEGMENT.test(target)) return `${base}\u0000${target}`;
+  const url = new URL(full);
   return `${base}\u0000${url.pathname}${url.search}`;
 }

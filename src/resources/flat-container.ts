@@ -107,9 +107,8 @@ export function flatContainerRoutes(s: Services, feed: Feed): Hono<Env> {
     return sendRendered(c, rendered);
   });
 
-  const serveFile = async (c: Context<Env>, file: BlobFile): Promise<Response> => {
-    const id = idParam(c.req.param('id'));
-    const version = versionParam(c.req.param('version'));
+  /** `id` and `version` as idParam/versionParam gave them for this request's path (parsed once, in the route). */
+  const serveFile = async (c: Context<Env>, file: BlobFile, id: string, version: string): Promise<Response> => {
     const u = await resolveSource(s, feed, id, version, file);
     if (!u) throw notFound(`package ${id} ${version} not found`);
     const blob = await fetchBlob(s, u, id, version, file);
@@ -120,13 +119,13 @@ export function flatContainerRoutes(s: Services, feed: Feed): Hono<Env> {
   app.get('/:id/:version/:file', async (c) => {
     const id = idParam(c.req.param('id'));
     const version = versionParam(c.req.param('version'));
-    const name = decodeURIComponent(c.req.param('file')).toLowerCase();
+    const name = c.req.param('file').toLowerCase();
     // The client builds the file name from the same id and version; accept any case (protocol.md §1.3 quirk).
-    const rawVersion = decodeURIComponent(c.req.param('version')).toLowerCase();
-    if (name === `${id}.${version}.nupkg` || name === `${id}.${rawVersion}.nupkg`) return serveFile(c, 'nupkg');
-    if (name === `${id}.nuspec`) return serveFile(c, 'nuspec');
-    if (name === 'icon') return serveFile(c, 'icon');
-    if (name === 'readme') return serveFile(c, 'readme');
+    const rawVersion = c.req.param('version').toLowerCase();
+    if (name === `${id}.${version}.nupkg` || name === `${id}.${rawVersion}.nupkg`) return serveFile(c, 'nupkg', id, version);
+    if (name === `${id}.nuspec`) return serveFile(c, 'nuspec', id, version);
+    if (name === 'icon') return serveFile(c, 'icon', id, version);
+    if (name === 'readme') return serveFile(c, 'readme', id, version);
     throw notFound('no such file in the flat container');
   });
 
