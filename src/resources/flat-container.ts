@@ -94,7 +94,10 @@ async function fetchBlob(s: Services, u: Upstream, id: string, version: string, 
 export function flatContainerRoutes(s: Services, feed: Feed): Hono<Env> {
   const app = new Hono<Env>();
 
-  app.get('/:id/index.json', async (c) => {
+  // Routes use parameters only (no static segment after a parameter), so Hono keeps its fast RegExpRouter for
+  // the whole app; the fixed names are checked here instead.
+  app.get('/:id/:name', async (c) => {
+    if (c.req.param('name') !== 'index.json') throw notFound();
     const id = idParam(c.req.param('id'));
     const base = feedBase(c, s, feed);
     const key = renderKey(c, base);

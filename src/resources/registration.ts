@@ -102,12 +102,21 @@ export function registrationRoutes(s: Services, feed: Feed, hive: Hive): Hono<En
     return sendRendered(c, rendered);
   };
 
-  app.get('/:id/index.json', (c) => {
+  // Parameters only (no static segment after a parameter), so Hono keeps its fast RegExpRouter for the app.
+  app.get('/:id/:name', (c) => {
     const id = idParam(c.req.param('id'));
-    return serve(c, id, ({ built }) => built.index);
+    const name = c.req.param('name');
+    if (name === 'index.json') return serve(c, id, ({ built }) => built.index);
+    if (!name.endsWith('.json')) throw notFound();
+    const version = versionParam(name.slice(0, -'.json'.length));
+    return serve(c, id, ({ leaves }) => {
+      const leaf = leaves.find((l) => l.version === version);
+      return leaf ? leafDocument(leaf, canonicalIndex(hive, id)) : undefined;
+    });
   });
 
-  app.get('/:id/page/:lower/:upper', (c) => {
+  app.get('/:id/:segment/:lower/:upper', (c) => {
+    if (c.req.param('segment') !== 'page') throw notFound();
     const id = idParam(c.req.param('id'));
     const lower = versionParam(c.req.param('lower'));
     const upperRaw = c.req.param('upper');
@@ -119,17 +128,6 @@ export function registrationRoutes(s: Services, feed: Feed, hive: Hive): Hono<En
         if (l?.toLowerCase() === lower && u?.toLowerCase() === upper) return page;
       }
       return undefined;
-    });
-  });
-
-  app.get('/:id/:leaf', (c) => {
-    const id = idParam(c.req.param('id'));
-    const leafName = c.req.param('leaf');
-    if (!leafName.endsWith('.json')) throw notFound();
-    const version = versionParam(leafName.slice(0, -'.json'.length));
-    return serve(c, id, ({ leaves }) => {
-      const leaf = leaves.find((l) => l.version === version);
-      return leaf ? leafDocument(leaf, canonicalIndex(hive, id)) : undefined;
     });
   });
 

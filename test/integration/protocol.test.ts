@@ -385,3 +385,9 @@ test('a SemVer2 version is in the 3.6.0 hive and hidden from the SemVer1 hive', 
   const v1 = await getJson<{ items: Array<{ items: Array<{ catalogEntry: { version: string } }> }> }>('/v3/registration-semver1/contoso.next/index.json');
   assert.deepEqual(v1.items.flatMap((p) => p.items.map((l) => l.catalogEntry.version)), ['1.0.0']);
 });
+
+test('every route shape keeps Hono on its RegExpRouter (a static segment after a parameter would not)', async () => {
+  await get('/v3/index.json');
+  const router = (ng.nugate.app as unknown as { router: { activeRouter?: { name: string } } }).router;
+  assert.equal(router.activeRouter?.name, 'RegExpRouter');
+});
