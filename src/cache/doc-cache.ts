@@ -151,6 +151,7 @@ export class TieredDocCache implements DocCache {
     if (hotRecord !== undefined && this.ageOf(hotRecord.doc) < this.deps.policy.ttl(kind, upstream, hotRecord.doc.status)) {
       return hotRecord;
     }
+    if (kind === 'search') return hotRecord;
     let stored: DocRecord | undefined;
     try {
       stored = await this.deps.store.get(key);
@@ -170,6 +171,10 @@ export class TieredDocCache implements DocCache {
 
   private async write(key: string, record: DocRecord): Promise<void> {
     this.putHot(key, record);
+    // Search answers live a minute, vary with every query and are cheap to ask again: persisting each one was
+    // about half the cost of a search miss (bench). They stay in memory only; offline search uses the
+    // persisted registrations and flat indexes instead (src/resources/local-index.ts).
+    if (record.kind === 'search') return;
     try {
       await this.deps.store.set(key, record);
     } catch (err) {

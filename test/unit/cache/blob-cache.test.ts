@@ -344,14 +344,14 @@ describe('BlobCache', () => {
     await cache.docs.get('gone', 'metadata', 'nuget.org', async () => ({ kind: 'notFound' }));
     clock.advance(10 * 24 * 3600_000);
     await readBody((await cache.blobs.get(XUNIT_CORE.key, loaderOf(b)))?.body ?? assert.fail());
-    await cache.docs.get('new-doc', 'search', 'nuget.org', async () => ({ kind: 'ok', body: '{}', validators: {} }));
+    await cache.docs.get('new-doc', 'serviceIndex', 'nuget.org', async () => ({ kind: 'ok', body: '{}', validators: {} }));
 
     const stats = await cache.stats();
     assert.equal(stats.store, 'file');
     assert.deepEqual(stats.blobs.byFile.nupkg, { count: 2, bytes: a.length + b.length });
     assert.equal(stats.docs.count, 3);
     assert.equal(stats.docs.notFound, 1);
-    assert.equal(stats.docs.byKind.search.count, 1);
+    assert.equal(stats.docs.byKind.serviceIndex.count, 1);
 
     const byAge = await cache.prune({ olderThan: 24 * 3600_000 });
     assert.deepEqual(byAge.blobs, { removed: 1, freedBytes: a.length });

@@ -264,6 +264,23 @@ describe('DocCache', () => {
     assert.match(r.warning ?? '', /^nugate: upstream "nuget\.org" failed \(answered 502\); serving a cached copy from 10m ago$/);
   });
 
+  it('keeps search answers in memory only: metadata survives a restart, search is asked again', async (t) => {
+    const dir = await tempDir(t);
+    const clock = new FakeClock();
+    const first = await open(t, dir, clock);
+    const meta = counter(async () => ok('{"versions":["1.0.0"]}'));
+    const search = counter(async () => ok('{"totalHits":0,"data":[]}'));
+    await first.docs.get('flat:u:x', 'metadata', 'u', meta.fn);
+    await first.docs.get('search:u:q=x', 'search', 'u', search.fn);
+    assert.equal((await first.docs.get('search:u:q=x', 'search', 'u', search.fn)).state, 'HIT', 'served from memory while fresh');
+    await first.close();
+    const second = await open(t, dir, clock);
+    assert.equal((await second.docs.get('flat:u:x', 'metadata', 'u', meta.fn)).state, 'HIT');
+    assert.equal((await second.docs.get('search:u:q=x', 'search', 'u', search.fn)).state, 'MISS');
+    assert.equal(meta.calls, 1);
+    assert.equal(search.calls, 2);
+  });
+
   it('offline: cached copies of any age are HITs, missing ones are NotFound, and no loader runs', async (t) => {
     const dir = await tempDir(t);
     const clock = new FakeClock();
