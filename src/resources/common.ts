@@ -10,7 +10,8 @@ import { publicRoot } from '../http/public-base.ts';
 import { isValidId, normalizeId } from '../nuget/id.ts';
 import { lowerNormalized } from '../nuget/version.ts';
 import { NugateError, UpstreamError, badRequest } from '../errors.ts';
-import type { Env } from '../http/respond.ts';
+import { renderJson, sendRendered, type Env } from '../http/respond.ts';
+import { materialize } from '../feed-urls.ts';
 
 /** The request URL up to the end of its authority ("http://host:port"), or the whole URL when it has no path. */
 function schemeAndAuthority(url: string): string {
@@ -169,4 +170,34 @@ export function renderKey(c: Context<Env>, base: string): string {
   if (PLAIN_TARGET.test(target) && !DOT_SEGMENT.test(target)) return `${base}\u0000${target}`;
   const url = new URL(full);
   return `${base}\u0000${url.pathname}${url.search}`;
+}
+
+/** What a resource computes on a render miss: canonical JSON text plus what decides its freshness. */
+export interface Built {
+  /** JSON text, written against FEED_SENTINEL (or already absolute). */
+  json: string;
+  kind: DocKind;
+  /** The documents it was built from: they decide X-Cache, Age, warnings and how long the render is reused. */
+  outcomes: Outcome[];
+  /** Lowercase ids it describes ('*' for search-like answers), so a publish can evict it. */
+  ids: string[];
+  /** Overrides the reuse time derived from `outcomes`. */
+  ttlMs?: number;
+  cacheControl?: string;
+}
+
+/**
+ * The read path shared by every JSON resource: a rendered response for this public URL is sent as is (the
+ * whole hit path); otherwise `build` runs, its canonical JSON is materialized for the feed's public base, and the
+ * result is kept for as long as the documents it came from stay fresh.
+ */
+export async function rendered(c: Context<Env>, s: Services, feed: Feed, build: (base: string) => Promise<Built>): Promise<Response> {
+  const base = feedBase(c, s, feed);
+  const key = renderKey(c, base);
+  const hit = s.render.get(key);
+  if (hit) return sendRendered(c, hit, 'HIT');
+  const b = await build(base);
+  const out = renderJson(materialize(b.json, base), { ...combineStates(b.outcomes), cacheControl: b.cacheControl ?? cacheControl(b.kind) });
+  s.render.set(key, out, b.ttlMs ?? renderTtl(s, b.kind, b.outcomes), b.ids);
+  return sendRendered(c, out);
 }

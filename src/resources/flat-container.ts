@@ -10,8 +10,8 @@ import type { BlobFile, BlobResult, DocResult, UpstreamBody } from '../cache/typ
 import { eligibleUpstreams } from '../services.ts';
 import { mergeVersionLists } from '../merge/versions.ts';
 import { decodedStream, discard } from '../upstream/http.ts';
-import { renderJson, sendRendered, sendBlob, type Env } from '../http/respond.ts';
-import { feedBase, idParam, versionParam, fanOut, combineStates, nothingUsable, renderTtl, cacheControl, renderKey, type Outcome } from './common.ts';
+import { sendBlob, type Env } from '../http/respond.ts';
+import { idParam, versionParam, fanOut, nothingUsable, type Outcome, rendered } from './common.ts';
 import { notFound } from '../errors.ts';
 
 const CONTENT_TYPES: Record<BlobFile, string> = {
@@ -99,15 +99,11 @@ export function flatContainerRoutes(s: Services, feed: Feed): Hono<Env> {
   app.get('/:id/:name', async (c) => {
     if (c.req.param('name') !== 'index.json') throw notFound();
     const id = idParam(c.req.param('id'));
-    const base = feedBase(c, s, feed);
-    const key = renderKey(c, base);
-    const hit = s.render.get(key);
-    if (hit) return sendRendered(c, hit, 'HIT');
-    const { outcomes, versions } = await mergedVersions(s, feed, id);
-    if (versions.length === 0) throw nothingUsable(s, outcomes, `package ${id}`);
-    const rendered = renderJson(JSON.stringify({ versions }), { ...combineStates(outcomes), cacheControl: cacheControl('metadata') });
-    s.render.set(key, rendered, renderTtl(s, 'metadata', outcomes), [id]);
-    return sendRendered(c, rendered);
+    return rendered(c, s, feed, async () => {
+      const { outcomes, versions } = await mergedVersions(s, feed, id);
+      if (versions.length === 0) throw nothingUsable(s, outcomes, `package ${id}`);
+      return { json: JSON.stringify({ versions }), kind: 'metadata', outcomes, ids: [id] };
+    });
   });
 
   /** `id` and `version` as idParam/versionParam gave them for this request's path (parsed once, in the route). */

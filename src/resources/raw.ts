@@ -5,9 +5,8 @@
  */
 import { Hono } from 'hono';
 import type { Services, Feed } from '../services.ts';
-import { materialize } from '../feed-urls.ts';
-import { renderJson, sendRendered, type Env } from '../http/respond.ts';
-import { feedBase, fanOut, combineStates, nothingUsable, renderTtl, cacheControl, renderKey } from './common.ts';
+import { type Env } from '../http/respond.ts';
+import { fanOut, nothingUsable, rendered } from './common.ts';
 import { notFound } from '../errors.ts';
 
 export function rawRoutes(s: Services, feed: Feed): Hono<Env> {
@@ -23,10 +22,7 @@ export function rawRoutes(s: Services, feed: Feed): Hono<Env> {
     if (at < 0) throw notFound();
     const rest = url.pathname.slice(at + prefix.length) + url.search;
     if (rest.split('/').some((seg) => seg === '..' || seg === '.')) throw notFound();
-    const base = feedBase(c, s, feed);
-    const key = renderKey(c, base);
-    const hit = s.render.get(key);
-    if (hit) return sendRendered(c, hit, 'HIT');
+    return rendered(c, s, feed, async () => {
     const outcomes = await fanOut([upstream], async (u) => {
       const { rawBases } = await u.discover();
       const root = rawBases.get(slot);
@@ -35,9 +31,8 @@ export function rawRoutes(s: Services, feed: Feed): Hono<Env> {
     });
     const ok = outcomes[0];
     if (!ok || ok.kind !== 'ok') throw nothingUsable(s, outcomes, 'document');
-    const rendered = renderJson(materialize(ok.res.doc.body, base), { ...combineStates(outcomes), cacheControl: cacheControl('metadata') });
-    s.render.set(key, rendered, renderTtl(s, 'metadata', outcomes), []);
-    return sendRendered(c, rendered);
+    return { json: ok.res.doc.body, kind: 'metadata', outcomes, ids: [] };
+    });
   });
   return app;
 }

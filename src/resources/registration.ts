@@ -10,9 +10,9 @@ import type { Upstream } from '../upstream/upstream.ts';
 import type { DocResult } from '../cache/types.ts';
 import { eligibleUpstreams } from '../services.ts';
 import { pagesOfIndex, leavesOfPage, mergeLeaves, buildRegistration, filterSemVer1, type Leaf, type Json, type BuiltRegistration } from '../merge/registration.ts';
-import { FEED_SENTINEL, materialize } from '../feed-urls.ts';
-import { renderJson, sendRendered, type Env, type Rendered } from '../http/respond.ts';
-import { feedBase, idParam, versionParam, fanOut, combineStates, nothingUsable, renderTtl, cacheControl, renderKey, type Outcome } from './common.ts';
+import { FEED_SENTINEL } from '../feed-urls.ts';
+import { type Env } from '../http/respond.ts';
+import { idParam, versionParam, fanOut, nothingUsable, type Outcome, rendered } from './common.ts';
 import { notFound } from '../errors.ts';
 
 type Hive = 'registration' | 'registration-semver1';
@@ -90,16 +90,12 @@ export function registrationRoutes(s: Services, feed: Feed, hive: Hive): Hono<En
 
   /** Renders (or reuses) one document of the rebuilt registration. */
   const serve = async (c: Context<Env>, id: string, pick: (b: { built: BuiltRegistration; leaves: Leaf[] }) => Json | undefined): Promise<Response> => {
-    const base = feedBase(c, s, feed);
-    const key = renderKey(c, base);
-    const hit = s.render.get(key);
-    if (hit) return sendRendered(c, hit, 'HIT');
-    const result = await build(s, feed, hive, id);
-    const doc = pick(result);
-    if (!doc) throw notFound(`no such registration document for ${id}`);
-    const rendered: Rendered = renderJson(materialize(JSON.stringify(doc), base), { ...combineStates(result.outcomes), cacheControl: cacheControl('metadata') });
-    s.render.set(key, rendered, renderTtl(s, 'metadata', result.outcomes), [id]);
-    return sendRendered(c, rendered);
+    return rendered(c, s, feed, async () => {
+      const result = await build(s, feed, hive, id);
+      const doc = pick(result);
+      if (!doc) throw notFound(`no such registration document for ${id}`);
+      return { json: JSON.stringify(doc), kind: 'metadata', outcomes: result.outcomes, ids: [id] };
+    });
   };
 
   // Parameters only (no static segment after a parameter), so Hono keeps its fast RegExpRouter for the app.

@@ -9,11 +9,10 @@ import type { Services, Feed } from '../services.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import type { DocResult } from '../cache/types.ts';
 import { parseSearchParams, mergeSearch, mergeAutocompleteIds, mergeAutocompleteVersions, type SearchParams, type UpstreamSearch } from '../merge/search.ts';
-import { materialize } from '../feed-urls.ts';
 import { localSearch, localAutocompleteIds } from '../merge/local-search.ts';
 import { cachedPackages } from './local-index.ts';
-import { renderJson, sendRendered, type Env } from '../http/respond.ts';
-import { feedBase, idParam, fanOut, combineStates, nothingUsable, renderTtl, cacheControl, renderKey, type Outcome } from './common.ts';
+import { type Env } from '../http/respond.ts';
+import { idParam, fanOut, nothingUsable, type Outcome, rendered } from './common.ts';
 import { eligibleUpstreams } from '../services.ts';
 import { UpstreamError } from '../errors.ts';
 
@@ -68,14 +67,10 @@ export function searchRoutes(s: Services, feed: Feed, endpoint: Endpoint): Hono<
   const eligibleNames = (id: string): string[] => s.mapping.eligible(id);
 
   const respond = async (c: Context<Env>, compute: () => Promise<{ json: unknown; outcomes: Outcome[]; ids: string[] }>): Promise<Response> => {
-    const base = feedBase(c, s, feed);
-    const key = renderKey(c, base);
-    const hit = s.render.get(key);
-    if (hit) return sendRendered(c, hit, 'HIT');
-    const { json, outcomes, ids } = await compute();
-    const rendered = renderJson(materialize(JSON.stringify(json), base), { ...combineStates(outcomes), cacheControl: cacheControl('search') });
-    s.render.set(key, rendered, renderTtl(s, 'search', outcomes), ids);
-    return sendRendered(c, rendered);
+    return rendered(c, s, feed, async () => {
+      const { json, outcomes, ids } = await compute();
+      return { json: JSON.stringify(json), kind: 'search', outcomes, ids };
+    });
   };
 
   app.get('/', (c) => {

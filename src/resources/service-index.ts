@@ -6,9 +6,9 @@ import { Hono } from 'hono';
 import type { Services, Feed } from '../services.ts';
 import type { ServiceIndexEntry, UpstreamResources } from '../nuget/service-index.ts';
 import { buildServiceIndex, feedUrls } from '../nuget/service-index.ts';
-import { renderJson, sendRendered, type Env } from '../http/respond.ts';
+import { type Env } from '../http/respond.ts';
 import { isFolderUrl } from '../upstream/folder-transport.ts';
-import { feedBase, renderKey } from './common.ts';
+import { rendered } from './common.ts';
 
 export interface FeedCapabilities {
   vulnerability: boolean;
@@ -60,16 +60,15 @@ function onApiOrigin(template: string, resources: UpstreamResources[]): boolean 
 export function serviceIndexRoutes(s: Services, feed: Feed): Hono<Env> {
   const app = new Hono<Env>();
   app.get('/', async (c) => {
-    const base = feedBase(c, s, feed);
-    const key = renderKey(c, base);
-    const hit = s.render.get(key);
-    if (hit) return sendRendered(c, hit, 'HIT');
-    const caps = await capabilities(s, feed);
-    const doc = buildServiceIndex(feedUrls(base), caps);
-    const rendered = renderJson(JSON.stringify(doc), { state: 'HIT', cacheControl: 'public, max-age=300' });
-    // Regenerated every minute so that an upstream coming back adds its resources again.
-    s.render.set(key, rendered, 60_000, []);
-    return sendRendered(c, rendered);
+    return rendered(c, s, feed, async (base) => ({
+      json: JSON.stringify(buildServiceIndex(feedUrls(base), await capabilities(s, feed))),
+      kind: 'serviceIndex',
+      outcomes: [],
+      ids: [],
+      // Regenerated every minute so that an upstream coming back adds its resources again.
+      ttlMs: 60_000,
+      cacheControl: 'public, max-age=300',
+    }));
   });
   return app;
 }
