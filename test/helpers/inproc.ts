@@ -41,7 +41,14 @@ export async function startNugateInProcess(input: Omit<ConfigInput, 'listen'> & 
     },
   });
   const log = createLogger('debug', sink);
-  const nugate = await createApp({ config, log, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.env ? { env: opts.env } : {}) });
+  let nugate: NugateApp;
+  try {
+    nugate = await createApp({ config, log, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.env ? { env: opts.env } : {}) });
+  } catch (err) {
+    // A start-up failure (tested on purpose) must not leave the temp cache behind.
+    if (!opts.cacheDir) await rm(cacheDir, { recursive: true, force: true });
+    throw err;
+  }
   const running = await listen(nugate, '127.0.0.1', 0);
   return {
     url: running.url,
