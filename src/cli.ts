@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The entry point (design.md §7, a contract other tools rely on):
- *   nugate [serve] [--config FILE] [--port N] [--host H] [--offline]
+ *   nugate [serve] [--config FILE] [--port N] [--host H] [--offline] [--workers N]
  *   nugate cache stats|prune [--config FILE] [--max-size SIZE] [--older-than DURATION]
  *   nugate config check [--config FILE]
  *   nugate config import NuGet.Config
@@ -16,9 +16,11 @@ import { listen } from './server.ts';
 import { createLogger } from './ops/logger.ts';
 import { createCache } from './cache/index.ts';
 import { importNuGetConfig } from './config/import-nuget-config.ts';
+import { superviseWorkers } from './cluster.ts';
+import cluster from 'node:cluster';
 
 const USAGE = `usage:
-  nugate [serve] [--config FILE] [--port N] [--host H] [--offline]
+  nugate [serve] [--config FILE] [--port N] [--host H] [--offline] [--workers N]
   nugate cache stats [--config FILE]
   nugate cache prune [--config FILE] [--max-size SIZE] [--older-than DURATION]
   nugate config check [--config FILE]
@@ -26,7 +28,7 @@ const USAGE = `usage:
 
 class UsageError extends Error {}
 
-async function loadWithOverrides(values: { config?: string | undefined; port?: string | undefined; host?: string | undefined; offline?: boolean | undefined }): Promise<Config> {
+async function loadWithOverrides(values: { config?: string | undefined; port?: string | undefined; host?: string | undefined; offline?: boolean | undefined; workers?: string | undefined }): Promise<Config> {
   const config = await loadConfigFile(values.config ?? 'proxy.config.json');
   if (values.port !== undefined) {
     const port = Number(values.port);
@@ -35,11 +37,17 @@ async function loadWithOverrides(values: { config?: string | undefined; port?: s
   }
   if (values.host !== undefined) config.listen.host = values.host;
   if (values.offline) config.offline = true;
+  if (values.workers !== undefined) {
+    const workers = Number(values.workers);
+    if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new UsageError(`--workers: expected 1-64, got "${values.workers}"`);
+    config.workers = workers;
+  }
   return config;
 }
 
 async function serveCommand(config: Config): Promise<void> {
   const log = createLogger(config.log.level);
+  if (config.workers > 1 && cluster.isPrimary) return superviseWorkers(config.workers, log);
   const nugate = await createApp({ config, log });
   const running = await listen(nugate, config.listen.host, config.listen.port);
   log.info({ url: running.url, offline: config.offline, upstreams: config.upstreams.map((u) => u.name), cacheDir: config.cache.dir }, 'nugate listening');
@@ -99,6 +107,7 @@ async function main(argv: string[]): Promise<void> {
       port: { type: 'string', short: 'p' },
       host: { type: 'string' },
       offline: { type: 'boolean' },
+      workers: { type: 'string' },
       'max-size': { type: 'string' },
       'older-than': { type: 'string' },
       help: { type: 'boolean', short: 'h' },

@@ -110,6 +110,11 @@ export const configSchema = z
       .prefault({}),
     /** Public base URL of nugate, e.g. https://nuget.example.com. Derived from the request when absent. */
     publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /**
+     * Worker processes (node:cluster) sharing the port and the cache directory. 1 = a single process. Each
+     * worker has its own memory tier, breakers and metrics; the disk cache and a Redis store are shared.
+     */
+    workers: z.number().int().min(1).max(64).default(1),
     /** Trust X-Forwarded-Proto/Host/Port/Prefix from a reverse proxy in front of nugate. */
     trustProxy: z.boolean().default(false),
     /** Never contact an upstream: serve what is cached, 404 for the rest. */

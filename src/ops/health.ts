@@ -12,6 +12,8 @@ export function healthRoutes(s: Services): Hono<Env> {
     c.json(
       {
         status: 'ok',
+        // Which worker answered, when running several (config `workers`).
+        pid: process.pid,
         offline: s.config.offline,
         upstreams: s.upstreams.map((u) => ({ name: u.name, ...u.breaker.snapshot() })),
       },

@@ -117,3 +117,31 @@ test('config import turns a NuGet.Config into upstreams and a mapping, with secr
   assert.deepEqual(out.packageSourceMapping.contoso, ['Contoso.*']);
   assert.ok(!r.stdout.includes('hunter2') && !r.stderr.includes('hunter2'), 'the secret is never copied');
 });
+
+test('--workers 2 serves from two processes sharing the port and the cache, and SIGTERM stops them all', async (t) => {
+  const up = await startFakeUpstream([{ id: 'W.Pkg', version: '1.0.0', padding: 100_000 }]);
+  t.after(() => up.close());
+  const ng = await startNugate({ config: { upstreams: [{ name: 'u', url: up.indexUrl }] }, args: ['--workers', '2'] });
+  t.after(() => ng.stop('SIGKILL'));
+  const pids = new Set<number>();
+  const deadline = Date.now() + 15_000;
+  const { get } = await import('node:http');
+  // A new connection each time (fetch would keep one alive, and one connection stays with one worker).
+  const healthPid = (): Promise<number> =>
+    new Promise((resolve, reject) => {
+      get(`${ng.baseUrl}/health`, { agent: false }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve((JSON.parse(body) as { pid: number }).pid));
+      }).on('error', reject);
+    });
+  while (pids.size < 2 && Date.now() < deadline) pids.add(await healthPid());
+  assert.equal(pids.size, 2, 'both workers answer');
+  const expected = up.nupkg('W.Pkg', '1.0.0');
+  const bodies = await Promise.all(Array.from({ length: 10 }, async () => Buffer.from(await (await fetch(`${ng.baseUrl}/v3/flatcontainer/w.pkg/1.0.0/w.pkg.1.0.0.nupkg`)).arrayBuffer())));
+  for (const b of bodies) assert.ok(b.equals(expected));
+  assert.equal(await ng.stop('SIGTERM'), 0, ng.logs());
+  for (const pid of pids) {
+    assert.throws(() => process.kill(pid, 0), 'worker process is gone');
+  }
+});
