@@ -14,50 +14,18 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import {
-  FORBIDDEN_NUGET_CODES,
-  describeResult,
-  makeIsolatedDotnet,
-  nugetCodes,
-  requestedUrls,
-  type IsolatedDotnet,
-} from '../helpers/dotnet.ts';
+import type { IsolatedDotnet } from '../helpers/dotnet.ts';
+import { EXPECTED_CLOSURE, assertRestoredLikeStore, restoreDeep } from '../helpers/restore-project.ts';
 import { writeNupkg } from '../helpers/e2e-nupkg.ts';
 import { nugateConfigFor, startNugate, type NugateProcess } from '../helpers/nugate-process.ts';
-import { findPackage, loadPackages } from '../helpers/packages.ts';
+import { loadPackages } from '../helpers/packages.ts';
 import { startStaticFeed } from '../helpers/static-feed.ts';
 
 const store = await loadPackages();
-const REFS = [
-  { id: 'xunit', version: '2.9.3' },
-  { id: 'Microsoft.NET.Test.Sdk', version: '18.0.1' },
-];
-const EXPECTED_CLOSURE = [
-  'xunit', 'xunit.core', 'xunit.assert', 'xunit.analyzers', 'xunit.extensibility.core', 'xunit.extensibility.execution',
-  'xunit.abstractions', 'Microsoft.NET.Test.Sdk', 'Microsoft.TestPlatform.TestHost', 'Microsoft.TestPlatform.ObjectModel',
-  'Microsoft.CodeCoverage', 'Newtonsoft.Json',
-];
-
-/** Restores REFS through nugate with a brand-new client (empty NUGET_PACKAGES and http-cache) and checks the result. */
+/** Restores DEEP_REFS through nugate with a brand-new client (empty NUGET_PACKAGES and http-cache) and checks the result. */
 async function freshRestore(t: TestContext, nugate: NugateProcess, label: string): Promise<IsolatedDotnet> {
-  const dotnet = await makeIsolatedDotnet({ sources: [{ name: 'nugate', url: nugate.indexUrl }] });
-  t.after(() => dotnet.cleanup());
-  const project = await dotnet.writeProject('Tests', REFS);
-  const r = await dotnet.run(['restore', project, '--configfile', dotnet.configFile, '-v', 'n'], { timeoutMs: 120_000 });
-  const context = `[${label}] ${describeResult(r)}\n--- nugate logs (tail) ---\n${nugate.logs().slice(-4000)}`;
-  assert.equal(r.code, 0, context);
-  const codes = nugetCodes(r);
-  for (const c of FORBIDDEN_NUGET_CODES) assert.ok(!codes.includes(c), `[${label}] ${c} in restore output\n${context}`);
-  // Straight against the upstream this restore gives exactly NU1603 (xunit.analyzers 1.18.0 → 1.26.0); so must nugate.
-  assert.deepEqual(codes, ['NU1603'], context);
-  for (const u of requestedUrls(r)) assert.ok(u.startsWith(`${nugate.baseUrl}/`), `[${label}] the client fetched ${u}, which is not nugate`);
-
-  const restored = await loadPackages(dotnet.packagesDir, { verifyHashes: true });
-  const ids = restored.map((p) => p.id);
-  for (const id of EXPECTED_CLOSURE) assert.ok(ids.includes(id), `[${label}] ${id} missing from NUGET_PACKAGES (got ${ids.join(', ')})`);
-  for (const p of restored) {
-    assert.equal(p.sha512, findPackage(store, p.id, p.version).sha512, `[${label}] ${p.id} ${p.version} differs from the upstream package`);
-  }
+  const { dotnet } = await restoreDeep(t, nugate, { label, timeoutMs: 120_000 });
+  await assertRestoredLikeStore(dotnet, store, { label });
   const assets = JSON.parse(await readFile(join(dotnet.dir, 'Tests', 'obj', 'project.assets.json'), 'utf8')) as { libraries: Record<string, { type: string }> };
   assert.ok('xunit/2.9.3' in assets.libraries, `[${label}] xunit/2.9.3 not in project.assets.json`);
   return dotnet;

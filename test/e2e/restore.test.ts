@@ -5,61 +5,22 @@
  * Topology: static feed (upstream, loopback) ← nugate (child process) ← dotnet (isolated, knows only nugate).
  */
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import {
-  FORBIDDEN_NUGET_CODES,
-  describeResult,
-  makeIsolatedDotnet,
-  nugetCodes,
-  requestedUrls,
-  verifySignatures,
-  type IsolatedDotnet,
-} from '../helpers/dotnet.ts';
+import { describeResult, verifySignatures, type IsolatedDotnet } from '../helpers/dotnet.ts';
+import { EXPECTED_CLOSURE, assertRestoredLikeStore, filesUnder, restoreDeep } from '../helpers/restore-project.ts';
 import { nugateConfigFor, startNugate, type NugateProcess } from '../helpers/nugate-process.ts';
 import { findPackage, loadPackages } from '../helpers/packages.ts';
 import { startStaticFeed, type StaticFeed } from '../helpers/static-feed.ts';
 
 const store = await loadPackages();
-const REFS = [
-  { id: 'xunit', version: '2.9.3' },
-  { id: 'Microsoft.NET.Test.Sdk', version: '18.0.1' },
-];
-/** The closure that must land in NUGET_PACKAGES for net10.0 (System.* 8.0.0 are pruned by the .NET 10 SDK). */
-const EXPECTED_CLOSURE = [
-  'xunit', 'xunit.core', 'xunit.assert', 'xunit.analyzers', 'xunit.extensibility.core', 'xunit.extensibility.execution',
-  'xunit.abstractions', 'Microsoft.NET.Test.Sdk', 'Microsoft.TestPlatform.TestHost', 'Microsoft.TestPlatform.ObjectModel',
-  'Microsoft.CodeCoverage', 'Newtonsoft.Json',
-];
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
-}
-
 async function restoreThroughNugate(
   t: { after: (fn: () => unknown) => void },
   feed: StaticFeed,
   nugate: NugateProcess,
 ): Promise<{ dotnet: IsolatedDotnet; output: string }> {
-  const dotnet = await makeIsolatedDotnet({ sources: [{ name: 'nugate', url: nugate.indexUrl }] });
-  t.after(() => dotnet.cleanup());
-  const project = await dotnet.writeProject('Tests', REFS);
-  const r = await dotnet.run(['restore', project, '--configfile', dotnet.configFile, '-v', 'n']);
-  const context = `${describeResult(r)}\n--- nugate logs (tail) ---\n${nugate.logs().slice(-4000)}`;
-  assert.equal(r.code, 0, context);
-
-  const codes = nugetCodes(r);
-  for (const c of FORBIDDEN_NUGET_CODES) assert.ok(!codes.includes(c), `${c} in restore output\n${context}`);
-  // The same restore straight against the static feed gives exactly NU1603 (xunit.analyzers 1.18.0 → 1.26.0).
-  assert.deepEqual(codes, ['NU1603'], context);
-
-  const urls = requestedUrls(r);
-  assert.ok(urls.length > 0, `no HTTP log lines in the restore output\n${context}`);
-  for (const u of urls) assert.ok(u.startsWith(`${nugate.baseUrl}/`), `the client fetched ${u}, which is not nugate`);
-  assert.ok(!`${r.stdout}${r.stderr}`.includes(feed.url), `the upstream address ${feed.url} leaked into the client's output`);
-  return { dotnet, output: `${r.stdout}${r.stderr}` };
+  return restoreDeep(t, nugate, { mustNotAppear: [feed.url] });
 }
 
 test('dotnet restore of xunit + Microsoft.NET.Test.Sdk through nugate only', { timeout: 300_000 }, async (t) => {
@@ -70,15 +31,8 @@ test('dotnet restore of xunit + Microsoft.NET.Test.Sdk through nugate only', { t
 
   const { dotnet } = await restoreThroughNugate(t, feed, nugate);
 
-  // Every restored package is byte-identical to the signed original (sha512 as NuGet recorded it, and re-hashed).
-  const restored = await loadPackages(dotnet.packagesDir, { verifyHashes: true });
-  const ids = restored.map((p) => p.id);
-  for (const id of EXPECTED_CLOSURE) assert.ok(ids.includes(id), `${id} missing from NUGET_PACKAGES (got ${ids.join(', ')})`);
-  for (const p of restored) {
-    assert.equal(p.sha512, findPackage(store, p.id, p.version).sha512, `${p.id} ${p.version} differs from the upstream package`);
-    const meta = JSON.parse(await readFile(join(dotnet.packagesDir, p.lowerId, p.lowerVersion, '.nupkg.metadata'), 'utf8')) as { source?: unknown };
-    assert.equal(meta.source, nugate.indexUrl, `${p.id} was installed from ${String(meta.source)}`);
-  }
+  // Every restored package is byte-identical to the signed original, installed from nugate.
+  const restored = await assertRestoredLikeStore(dotnet, store, { source: nugate.indexUrl });
 
   // The assets file lists exactly the restored packages and nothing of the upstream. (Its sha512 is NuGet's
   // *content* hash, which for signed packages excludes the signature, so it is not the .nupkg.sha512 value.)
