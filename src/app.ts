@@ -5,11 +5,12 @@
  */
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Config } from './config/schema.ts';
 import { createCache } from './cache/index.ts';
+import { systemClock } from './cache/clock.ts';
+import { createPolicy } from './cache/policy.ts';
 import { Upstream } from './upstream/upstream.ts';
 import { createDispatcher } from './upstream/http.ts';
 import { upstreamCredentialHeaders } from './upstream/credentials.ts';
@@ -95,7 +96,7 @@ function mountFeed(root: Hono<Env>, s: Services, feed: Feed, publish: boolean, t
 
 export async function createApp(opts: AppOptions): Promise<NugateApp> {
   const { config } = opts;
-  const clock: Clock = opts.clock ?? { now: () => Date.now() };
+  const clock: Clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger(config.log.level);
   const env = opts.env ?? process.env;
   // Fail on a missing credential variable before anything is opened.
@@ -134,16 +135,19 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
     render,
     upstreams,
     mapping: compileMapping(config.packageSourceMapping, upstreams.map((u) => u.name)),
+    policy: createPolicy(config),
     clock,
     log,
     async evictId(id) {
       const lower = id.toLowerCase();
       render.evictIds([lower]);
-      await cache.docs.evict([`flat:`, `reg:`, `search:`, `autocomplete:`].flatMap((p) => (p === 'search:' || p === 'autocomplete:' ? [p] : upstreams.map((u) => `${p}${u.name}:${lower}`))));
+      // The id's versions and registration from every upstream, and every search answer (any may list the id).
+      const perId = ['flat', 'reg'].flatMap((kind) => upstreams.map((u) => `${kind}:${u.name}:${lower}`));
+      await cache.docs.evict([...perId, 'search:', 'autocomplete:']);
     },
   };
   const tmpDir = join(config.cache.dir, 'tmp', 'publish');
-  await mkdir(tmpDir, { recursive: true }).catch(() => mkdir(join(tmpdir(), 'nugate-publish'), { recursive: true }));
+  await mkdir(tmpDir, { recursive: true });
 
   const metrics = createMetrics(upstreams);
   const app = new Hono<Env>();

@@ -7,10 +7,10 @@ import type { BlobCache, DocCache } from './cache/types.ts';
 import type { Upstream } from './upstream/upstream.ts';
 import type { SourceMapping } from './merge/mapping.ts';
 import type { RenderCache } from './http/render-cache.ts';
+import type { Clock } from './cache/clock.ts';
+import type { Policy } from './cache/policy.ts';
 
-export interface Clock {
-  now(): number;
-}
+export type { Clock } from './cache/clock.ts';
 
 export interface Services {
   config: Config;
@@ -20,6 +20,8 @@ export interface Services {
   /** In priority order (the order of `upstreams` in the config). */
   upstreams: Upstream[];
   mapping: SourceMapping;
+  /** Freshness per kind and upstream: the cache's own policy, so rendered responses expire with their documents. */
+  policy: Policy;
   clock: Clock;
   log: Logger;
   /** Evicts every cached resource of an id (after a publish through nugate). */

@@ -41,24 +41,22 @@ export function feedBase(c: Context<Env>, s: Services, feed: Feed): string {
   return root + feed.path;
 }
 
+// Route parameters arrive already percent-decoded (Hono decodes them once): decoding again would turn "%25"
+// into a 500, so the helpers below take them as they are.
+
 /** The lowercase id of a path segment, or a 400 that says what is wrong. */
 export function idParam(raw: string | undefined): string {
-  const id = decodeSegment(raw);
+  const id = raw ?? '';
   if (!isValidId(id)) throw badRequest(`invalid package id "${id.slice(0, 120)}"`);
   return normalizeId(id);
 }
 
 /** The normalized lowercase version of a path segment, or a 400. */
 export function versionParam(raw: string | undefined): string {
-  const text = decodeSegment(raw);
+  const text = raw ?? '';
   const v = lowerNormalized(text);
   if (v === undefined) throw badRequest(`invalid package version "${text.slice(0, 60)}"`);
   return v;
-}
-
-/** Route parameters arrive already percent-decoded (Hono decodes them once); decoding again would turn "%25" into a 500. */
-function decodeSegment(raw: string | undefined): string {
-  return raw ?? '';
 }
 
 export type Outcome =
@@ -121,33 +119,22 @@ export function nothingUsable(s: Services, outcomes: Outcome[], what: string): N
   return new NugateError(status === 404 ? 'NOT_FOUND' : 'UPSTREAM_UNAVAILABLE', status, `${what} is not available: ${reason}`, { headers });
 }
 
-export function ttlOf(s: Services, kind: DocKind): number {
-  const t = s.config.cache.ttl;
-  switch (kind) {
-    case 'metadata':
-      return t.metadata;
-    case 'search':
-      return t.search;
-    case 'serviceIndex':
-      return t.serviceIndex;
-    case 'immutable':
-      return 365 * 86_400_000;
-  }
-}
+/** The longest a rendered response is reused, whatever its documents say. */
+const MAX_RENDER_TTL = 365 * 86_400_000;
 
-/** How long a rendered response may be reused: the freshness left in its least fresh document. */
+/**
+ * How long a rendered response may be reused: the freshness left in its least fresh document, by the cache's
+ * own policy (src/cache/policy.ts: per-kind TTLs, per-upstream overrides, the notFound TTL for 404s).
+ */
 export function renderTtl(s: Services, kind: DocKind, outcomes: Outcome[]): number {
-  let left = ttlOf(s, kind);
+  let left = s.policy.ttl(kind, '', 200);
   for (const o of outcomes) {
     if (o.kind === 'failed') return 0;
     if (!o.res) continue;
     if (o.res.state === 'STALE') return 0;
-    // Per-upstream overrides win, exactly as in the cache policy (src/cache/policy.ts).
-    const own = o.upstream.ttl;
-    const docTtl = o.res.doc.status === 404 ? (own.notFound ?? s.config.cache.ttl.notFound) : kind === 'immutable' ? ttlOf(s, kind) : (own[kind] ?? ttlOf(s, kind));
-    left = Math.min(left, docTtl - o.res.ageMs);
+    left = Math.min(left, s.policy.ttl(kind, o.upstream.name, o.res.doc.status) - o.res.ageMs);
   }
-  return left;
+  return Math.min(left, MAX_RENDER_TTL);
 }
 
 export function cacheControl(kind: DocKind): string {

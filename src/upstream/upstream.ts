@@ -14,13 +14,11 @@ import { upstreamCredentialHeaders } from './credentials.ts';
 import { upstreamRequest, readBody, discard, toUpstreamError, type UpstreamResponse, type UpstreamRequest } from './http.ts';
 import { CircuitOpenError, UpstreamError, NugateError } from '../errors.ts';
 import { FEED_SENTINEL } from '../feed-urls.ts';
+import type { Clock } from '../cache/clock.ts';
 
 /** Upstream JSON documents above this size are refused (nuget.org's biggest registration pages are a few MB). */
 const MAX_JSON_BYTES = 64 * 1024 * 1024;
-
-interface Clock {
-  now(): number;
-}
+const JSON_REQUEST_HEADERS = { accept: 'application/json', 'accept-encoding': 'gzip, deflate, br' } as const;
 
 /** How requests reach an upstream: undici over HTTP, or an in-process source such as a folder of packages. */
 export type Transport = (req: UpstreamRequest) => Promise<UpstreamResponse>;
@@ -50,7 +48,9 @@ export class Upstream {
   readonly ttl: Partial<TtlConfig>;
   private readonly deps: UpstreamDeps;
   private readonly credentials: Record<string, string>;
-  private discovered: { body: string; value: Discovered } | undefined;
+  private discovered: { body: string; value: Discovered; credentialOrigins: string[] } | undefined;
+  /** Before discovery only the service index's own origin may receive credentials. */
+  private readonly indexOrigins: string[];
 
   constructor(config: UpstreamConfig, deps: UpstreamDeps) {
     this.name = config.name;
@@ -59,6 +59,7 @@ export class Upstream {
     this.ttl = config.ttl ?? {};
     this.breaker = new Breaker({ maxFails: config.maxFails, failTimeout: config.failTimeout, clock: deps.clock });
     this.credentials = upstreamCredentialHeaders(config, deps.env);
+    this.indexOrigins = [new URL(config.url).origin];
   }
 
   /** The upstream's resources, read from its service index (cached with ttl.serviceIndex, stale-if-error). */
@@ -75,15 +76,11 @@ export class Upstream {
       throw new UpstreamError(this.name, `invalid service index: ${(err as Error).message}`, { cause: err });
     }
     const value = buildDiscovered(this.name, resources);
-    this.discovered = { body: res.doc.body, value };
+    // Origins that may receive this upstream's credentials: its service index and its resources. Worked out once
+    // per service index, not on every request.
+    const credentialOrigins = [...new Set([...this.indexOrigins, ...resources.bases.map((b) => new URL(b).origin)])];
+    this.discovered = { body: res.doc.body, value, credentialOrigins };
     return value;
-  }
-
-  /** Origins that may receive this upstream's credentials: its service index and its resources. */
-  private credentialOrigins(resources: UpstreamResources | undefined): string[] {
-    const origins = new Set([new URL(this.config.url).origin]);
-    for (const b of resources?.bases ?? []) origins.add(new URL(b).origin);
-    return [...origins];
   }
 
   /** True when `url` lies under one of this upstream's resource bases (or is its service index). */
@@ -126,7 +123,7 @@ export class Upstream {
         method: opts.method ?? 'GET',
         headers: opts.headers ?? {},
         credentials: this.credentials,
-        credentialOrigins: this.credentialOrigins(resources),
+        credentialOrigins: resources === undefined ? this.indexOrigins : (this.discovered?.credentialOrigins ?? this.indexOrigins),
         timeout: opts.timeout ?? this.config.timeout,
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
@@ -149,7 +146,7 @@ export class Upstream {
    * to be JSON. 429, other 4xx and invalid bodies throw (never cached).
    */
   async loadJson(url: string, stale: StoredDoc | undefined, transform?: (json: unknown) => unknown | Promise<unknown>, timeout?: number): Promise<LoadResult> {
-    const headers: Record<string, string> = { accept: 'application/json', 'accept-encoding': 'gzip, deflate, br' };
+    const headers: Record<string, string> = { ...JSON_REQUEST_HEADERS };
     if (stale?.status === 200 && stale.validators.etag) headers['if-none-match'] = stale.validators.etag;
     if (stale?.status === 200 && stale.validators.lastModified) headers['if-modified-since'] = stale.validators.lastModified;
     const res = await this.request(url, timeout === undefined ? { headers } : { headers, timeout });
@@ -172,7 +169,7 @@ export class Upstream {
 
   /** GET of a JSON document that must exist (e.g. a registration page the index points to). */
   async fetchJson(url: string): Promise<unknown> {
-    const res = await this.request(url, { headers: { accept: 'application/json', 'accept-encoding': 'gzip, deflate, br' } });
+    const res = await this.request(url, { headers: { ...JSON_REQUEST_HEADERS } });
     if (res.status !== 200) {
       discard(res);
       throw new UpstreamError(this.name, `${url} answered ${res.status}`, { status: 502 });

@@ -11,11 +11,10 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { strToU8, zipSync } from 'fflate';
 import { describeResult, makeIsolatedDotnet, type DotnetResult, type IsolatedDotnet } from '../helpers/dotnet.ts';
 import { writeNupkg, type WrittenNupkg } from '../helpers/e2e-nupkg.ts';
 import { startPublishableFeed, type PublishableFeed } from '../helpers/e2e-publish-feed.ts';
@@ -35,51 +34,16 @@ const sha512 = (bytes: Uint8Array): string => createHash('sha512').update(bytes)
  * upstream got this very file.
  */
 async function writeSnupkg(dir: string, id: string, version: string): Promise<WrittenNupkg> {
-  const nuspec = [
-    '<?xml version="1.0" encoding="utf-8"?>',
-    '<package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd">',
-    '  <metadata>',
-    `    <id>${id}</id>`,
-    `    <version>${version}</version>`,
-    '    <authors>nugate tests</authors>',
-    `    <description>Symbols of ${id} ${version}, built by the nugate e2e tests</description>`,
-    '    <packageTypes>',
-    '      <packageType name="SymbolsPackage" />',
-    '    </packageTypes>',
-    '  </metadata>',
-    '</package>',
-    '',
-  ].join('\n');
-  const contentTypes = [
-    '<?xml version="1.0" encoding="utf-8"?>',
-    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">',
-    '  <Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml" />',
-    '  <Default Extension="nuspec" ContentType="application/octet" />',
-    '  <Default Extension="pdb" ContentType="application/octet" />',
-    '</Types>',
-    '',
-  ].join('\n');
-  const rels = [
-    '<?xml version="1.0" encoding="utf-8"?>',
-    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">',
-    `  <Relationship Type="http://schemas.microsoft.com/packaging/2010/07/manifest" Target="/${id}.nuspec" Id="R0" />`,
-    '</Relationships>',
-    '',
-  ].join('\n');
   // A portable PDB starts with the metadata signature "BSJB"; the rest is noise.
   const pdb = Buffer.concat([Buffer.from('BSJB', 'latin1'), randomBytes(2048)]);
-  const bytes = zipSync(
-    {
-      '_rels/.rels': strToU8(rels),
-      [`${id}.nuspec`]: strToU8(nuspec),
-      [`lib/net10.0/${id}.pdb`]: new Uint8Array(pdb),
-      '[Content_Types].xml': strToU8(contentTypes),
-    },
-    { mtime: new Date('2024-01-15T10:20:30Z') },
-  );
-  const path = join(dir, `${id}.${version}.snupkg`);
-  await writeFile(path, bytes);
-  return { path, bytes, sha512: sha512(bytes) };
+  return writeNupkg(dir, {
+    id,
+    version,
+    description: `Symbols of ${id} ${version}, built by the nugate e2e tests`,
+    packageTypes: ['SymbolsPackage'],
+    files: { [`lib/net10.0/${id}.pdb`]: new Uint8Array(pdb) },
+    extension: 'snupkg',
+  });
 }
 
 interface ServiceIndex {

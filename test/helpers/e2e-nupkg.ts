@@ -16,6 +16,12 @@ export interface NupkgSpec {
   authors?: string;
   /** Target framework folder of the placeholder, default `net10.0`. */
   targetFramework?: string;
+  /** Declared package types, e.g. ["SymbolsPackage"] for a .snupkg. */
+  packageTypes?: string[];
+  /** Payload files by path; default: the `lib/{tfm}/_._` placeholder. */
+  files?: Record<string, Uint8Array>;
+  /** File extension written by writeNupkg, default `nupkg`. */
+  extension?: 'nupkg' | 'snupkg';
 }
 
 function xmlEscape(s: string): string {
@@ -31,21 +37,28 @@ export function nuspecXml(spec: NupkgSpec): string {
     `    <version>${xmlEscape(spec.version)}</version>`,
     `    <authors>${xmlEscape(spec.authors ?? 'nugate tests')}</authors>`,
     `    <description>${xmlEscape(spec.description ?? `${spec.id} ${spec.version}, built by the nugate e2e tests`)}</description>`,
+    ...(spec.packageTypes?.length
+      ? ['    <packageTypes>', ...spec.packageTypes.map((t) => `      <packageType name="${xmlEscape(t)}" />`), '    </packageTypes>']
+      : []),
     '  </metadata>',
     '</package>',
     '',
   ].join('\n');
 }
 
-const CONTENT_TYPES = [
-  '<?xml version="1.0" encoding="utf-8"?>',
-  '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">',
-  '  <Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml" />',
-  '  <Default Extension="nuspec" ContentType="application/octet" />',
-  '  <Default Extension="_" ContentType="application/octet" />',
-  '</Types>',
-  '',
-].join('\n');
+/** `[Content_Types].xml` with a Default for every payload file extension, as `dotnet pack` writes it. */
+function contentTypes(paths: string[]): string {
+  const extensions = [...new Set(paths.map((p) => p.slice(p.lastIndexOf('.') + 1)))];
+  return [
+    '<?xml version="1.0" encoding="utf-8"?>',
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">',
+    '  <Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml" />',
+    '  <Default Extension="nuspec" ContentType="application/octet" />',
+    ...extensions.map((e) => `  <Default Extension="${xmlEscape(e)}" ContentType="application/octet" />`),
+    '</Types>',
+    '',
+  ].join('\n');
+}
 
 /** The zip bytes of a package. Deterministic for a given spec (fixed timestamps). */
 export function buildNupkg(spec: NupkgSpec): Uint8Array {
@@ -58,12 +71,13 @@ export function buildNupkg(spec: NupkgSpec): Uint8Array {
     '</Relationships>',
     '',
   ].join('\n');
+  const files = spec.files ?? { [`lib/${tfm}/_._`]: new Uint8Array() };
   return zipSync(
     {
       '_rels/.rels': strToU8(rels),
       [`${spec.id}.nuspec`]: strToU8(nuspecXml(spec)),
-      [`lib/${tfm}/_._`]: new Uint8Array(),
-      '[Content_Types].xml': strToU8(CONTENT_TYPES),
+      ...files,
+      '[Content_Types].xml': strToU8(contentTypes(Object.keys(files))),
     },
     { mtime },
   );
@@ -76,10 +90,10 @@ export interface WrittenNupkg {
   sha512: string;
 }
 
-/** Writes `{dir}/{id}.{version}.nupkg` and returns its path, bytes and hash. */
+/** Writes `{dir}/{id}.{version}.nupkg` (or `.snupkg`) and returns its path, bytes and hash. */
 export async function writeNupkg(dir: string, spec: NupkgSpec): Promise<WrittenNupkg> {
   const bytes = buildNupkg(spec);
-  const path = join(dir, `${spec.id}.${spec.version}.nupkg`);
+  const path = join(dir, `${spec.id}.${spec.version}.${spec.extension ?? 'nupkg'}`);
   await writeFile(path, bytes);
   return { path, bytes, sha512: createHash('sha512').update(bytes).digest('base64') };
 }

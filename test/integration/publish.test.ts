@@ -408,6 +408,15 @@ describe('publish, upstream credentials', () => {
   const TENANT = 'tenant-secret-1a2b3c4d';
   const env = { FEED_USER: 'nugate', FEED_PASSWORD: PASSWORD, FEED_TENANT: TENANT };
   const auth = { auth: { type: 'basic', usernameEnv: 'FEED_USER', passwordEnv: 'FEED_PASSWORD' }, headers: { 'X-Tenant': { env: 'FEED_TENANT' } } };
+  const UPSTREAM_KEY = 'upstream-key-88';
+  /** nugate in mapped key mode: `clientKey` is its own key, the upstream's key comes from UPSTREAM_PUSH_KEY. */
+  const startMapped = (fake: FakePublishUpstream, clientKey: string, upstreamExtra: Record<string, unknown> = {}): Promise<Nugate> =>
+    startNugate(
+      fake,
+      { upstream: 'internal', keyMode: 'mapped', keys: [{ name: 'ci', sha256: sha256hex(clientKey) }] },
+      { ...env, UPSTREAM_PUSH_KEY: UPSTREAM_KEY },
+      { ...auth, apiKeyEnv: 'UPSTREAM_PUSH_KEY', ...upstreamExtra },
+    );
 
   it('in passthrough mode sends no nugate credentials: the client key is the only authority', async () => {
     const fake = await startFakePublishUpstream();
@@ -428,12 +437,7 @@ describe('publish, upstream credentials', () => {
   it('in mapped mode sends the upstream credentials to a publish URL on its origin, and logs them redacted', async () => {
     const fake = await startFakePublishUpstream();
     const clientKey = 'client-key-77';
-    const nugate = await startNugate(
-      fake,
-      { upstream: 'internal', keyMode: 'mapped', keys: [{ name: 'ci', sha256: sha256hex(clientKey) }] },
-      { ...env, UPSTREAM_PUSH_KEY: 'upstream-key-88' },
-      { ...auth, apiKeyEnv: 'UPSTREAM_PUSH_KEY' },
-    );
+    const nugate = await startMapped(fake, clientKey);
     try {
       const res = await push(`${nugate.base}/v3/package/`, contosoPackage(), clientKey);
       assert.equal(res.status, 201);
@@ -450,19 +454,14 @@ describe('publish, upstream credentials', () => {
 
   it('sends no upstream credentials when the publish URL is on another origin', async () => {
     const fake = await startFakePublishUpstream();
-    const nugate = await startNugate(
-      fake,
-      { upstream: 'internal', keyMode: 'mapped', keys: [{ name: 'ci', sha256: sha256hex('k-12345') }] },
-      { ...env, UPSTREAM_PUSH_KEY: 'upstream-key-88' },
-      { ...auth, apiKeyEnv: 'UPSTREAM_PUSH_KEY', url: 'https://feed.example.com/v3/index.json' },
-    );
+    const nugate = await startMapped(fake, 'k-12345', { url: 'https://feed.example.com/v3/index.json' });
     try {
       const res = await push(`${nugate.base}/v3/package/`, contosoPackage(), 'k-12345');
       assert.equal(res.status, 201);
       const got = fake.requests.at(-1);
       assert.equal(got?.headers.authorization, undefined);
       assert.equal(got?.headers['x-tenant'], undefined);
-      assert.equal(got?.headers['x-nuget-apikey'], 'upstream-key-88');
+      assert.equal(got?.headers['x-nuget-apikey'], UPSTREAM_KEY);
     } finally {
       await nugate.close();
       await fake.close();
