@@ -63,9 +63,23 @@ export const upstreamSchema = z
     /** Short name used in logs, headers, per-upstream views and packageSourceMapping. */
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, ".", "_" or "-"'),
     /** The upstream's V3 service index URL, or file:///path for a folder of .nupkg files served as a feed. */
-    url: z.url({ protocol: /^(https?|file)$/ }),
-    /** Total time budget for one upstream request (headers and body). */
+    url: z
+      .url({ protocol: /^(https?|file)$/ })
+      // Credentials in a URL end up in logs, error texts and process listings: they belong in `auth`.
+      .refine((u) => !/^[a-z]+:\/\/[^/?#]*@/i.test(u), 'must not contain user-info (user:password@); use "auth" with environment variables'),
+    /** Total time budget for one upstream JSON request, headers and body together. */
     timeout: duration('30s'),
+    /**
+     * Longest pause between two chunks of a body (a package download has no total deadline, only this one:
+     * a 250 MB package on a slow link legitimately takes minutes).
+     */
+    idleTimeout: duration('20s'),
+    /**
+     * Origins (scheme://host[:port]) redirects may lead to, besides the upstream's own. JSON documents only follow
+     * redirects inside the upstream's origins plus these; package files may go anywhere that is not a local,
+     * link-local or metadata address unless this list is given, and then only to these origins.
+     */
+    redirectOrigins: z.array(z.url({ protocol: /^https?$/ }).transform((u) => new URL(u).origin)).optional(),
     /** Time budget for search/autocomplete fan-out to this upstream. */
     searchTimeout: duration('5s'),
     /** Breaker: this many failures within failTimeout open the circuit. */
@@ -131,6 +145,33 @@ export const configSchema = z
         /** Largest single package kept in memory. */
         hotMaxEntrySize: size('16MB'),
         ttl: ttl.prefault({}),
+        /**
+         * After the TTL a document is revalidated before it is answered; an upstream that fails or takes longer
+         * than this gets the stale copy served while the revalidation finishes in the background.
+         */
+        revalidateTimeout: duration('2s'),
+        /** Cap on the metadata tier (JSON documents and negative entries); least recently stored go first. */
+        maxMetadataSize: size('1GB'),
+        /**
+         * X-NuGet-Warning on answers served from a stale copy because an upstream failed: "never" (default: the
+         * client would print one warning per package, and -warnaserror restores would fail), once per
+         * X-NuGet-Session-Id, or always.
+         */
+        staleWarning: z.enum(['never', 'oncePerSession', 'always']).default('never'),
+      })
+      .strict()
+      .prefault({}),
+    /** Bounds on what an upstream may send (decoded bytes): a hostile or broken upstream costs an error, never memory. */
+    limits: z
+      .object({
+        /** Largest JSON document (decoded). */
+        jsonSize: size('32MB'),
+        /** All pages of one registration together (decoded). */
+        registrationSize: size('64MB'),
+        /** Most pages fetched for one registration index. */
+        registrationPages: z.number().int().min(1).max(10_000).default(200),
+        /** Largest package file (decoded); nuget.org accepts up to 250 MB. */
+        packageSize: size('1GB'),
       })
       .strict()
       .prefault({}),
@@ -147,6 +188,8 @@ export const configSchema = z
         keys: z.array(clientKey).default([]),
         /** Advertise SymbolPackagePublish and forward .snupkg pushes. */
         symbols: z.boolean().default(true),
+        /** A push whose body pauses longer than this is cut off (408) and its temp file removed. */
+        idleTimeout: duration('30s'),
       })
       .strict()
       .prefault({}),
