@@ -25,6 +25,10 @@ export interface Nuspec {
   licenseExpression?: string;
   projectUrl?: string;
   tags?: string;
+  summary?: string;
+  /** Legacy `<licenseUrl>` and `<iconUrl>`: links the author chose, shown by clients as they are. */
+  licenseUrl?: string;
+  iconUrl?: string;
   /** The `minClientVersion` attribute of `<metadata>`. */
   minClientVersion?: string;
 }
@@ -112,7 +116,7 @@ function parseDocument(text: string): XmlNode {
 }
 
 type DependencyGroup = Nuspec['dependencyGroups'][number];
-type OptionalField = 'title' | 'description' | 'authors' | 'readme' | 'icon' | 'licenseExpression' | 'projectUrl' | 'tags' | 'minClientVersion';
+type OptionalField = 'title' | 'description' | 'authors' | 'readme' | 'icon' | 'licenseExpression' | 'projectUrl' | 'tags' | 'summary' | 'licenseUrl' | 'iconUrl' | 'minClientVersion';
 
 function readDependency(node: unknown): DependencyGroup['dependencies'][number] | undefined {
   const id = attrOf(node, 'id')?.trim();
@@ -187,6 +191,9 @@ export function parseNuspec(xml: string | Uint8Array): Nuspec {
     ['licenseExpression', readLicenseExpression(first(metadata['license']))],
     ['projectUrl', textOf(first(metadata['projectUrl']))],
     ['tags', textOf(first(metadata['tags']))],
+    ['summary', textOf(first(metadata['summary']))],
+    ['licenseUrl', textOf(first(metadata['licenseUrl']))],
+    ['iconUrl', textOf(first(metadata['iconUrl']))],
     ['minClientVersion', attrOf(metadata, 'minClientVersion')?.trim()],
   ];
   for (const [key, value] of optional) {
