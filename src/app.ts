@@ -15,7 +15,7 @@ import { Upstream } from './upstream/upstream.ts';
 import { createDispatcher } from './upstream/http.ts';
 import { upstreamCredentialHeaders } from './upstream/credentials.ts';
 import { createFolderSource, isFolderUrl, type FolderSource } from './upstream/folder-transport.ts';
-import type { FolderPublisher } from './upstream/folder/publish.ts';
+import type { FolderPublisher } from './sources/folder/publish.ts';
 import { compileMapping } from './merge/mapping.ts';
 import { RenderCache } from './http/render-cache.ts';
 import { readAuth } from './http/read-auth.ts';

@@ -5,7 +5,7 @@
  * relist (POST) 200, or 404 for an unknown id+version.
  */
 import { NugateError, forbidden } from '../errors.ts';
-import type { FolderPublisher } from '../upstream/folder/publish.ts';
+import type { FolderPublisher } from '../sources/folder/publish.ts';
 
 export type LocalOp = 'push' | 'unlist' | 'relist';
 

@@ -13,7 +13,7 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { Config, UpstreamConfig } from '../config/schema.ts';
 import { forbidden, isNugateError, NugateError } from '../errors.ts';
-import type { FolderPublisher } from '../upstream/folder/publish.ts';
+import type { FolderPublisher } from '../sources/folder/publish.ts';
 import { isValidId } from '../nuget/id.ts';
 import { InvalidPackageError } from '../nuget/nuspec.ts';
 import { readManifestFromFile } from '../nuget/nupkg.ts';

@@ -27,8 +27,8 @@ import { readEntryFromFile, readManifestFromFile } from '../nuget/nupkg.ts';
 import { InvalidPackageError } from '../nuget/nuspec.ts';
 import type { UpstreamRequest, UpstreamResponse } from './http.ts';
 import type { Transport } from './upstream.ts';
-import { EMPTY_INDEX, FolderScanner, findPackage, isInside, type FolderIndex, type FolderPackage } from './folder/scan.ts';
-import { createFolderPublisher, type FolderPublisher } from './folder/publish.ts';
+import { EMPTY_INDEX, FolderScanner, findPackage, isInside, type FolderIndex, type FolderPackage } from '../sources/folder/scan.ts';
+import { createFolderPublisher, type FolderPublisher } from '../sources/folder/publish.ts';
 import {
   autocompleteDocument,
   flatIndexDocument,
@@ -38,7 +38,7 @@ import {
   searchDocument,
   serviceIndexDocument,
   type FolderUrls,
-} from './folder/documents.ts';
+} from '../sources/folder/documents.ts';
 
 /** A `file:` upstream URL names a folder upstream. */
 export function isFolderUrl(url: string): boolean {

@@ -1,5 +1,5 @@
 /**
- * Publishing into a folder upstream (src/upstream/folder/publish.ts): a push lands whole, in the global-packages
+ * Publishing into a folder upstream (src/sources/folder/publish.ts): a push lands whole, in the global-packages
  * layout, with its .sha512, and is served at once; a duplicate (any case, any equivalent version form) is
  * 'exists' and never replaces a file; unlist and relist flip `listed` in registration and search without touching
  * the package; concurrent pushes of one id+version store exactly one file, also across two sources (processes).
@@ -13,8 +13,8 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { strToU8, zipSync } from 'fflate';
 import { createFolderSource, type FolderSource } from '../../../src/upstream/folder-transport.ts';
-import { folderUrls } from '../../../src/upstream/folder/documents.ts';
-import { UNLISTED_SUFFIX } from '../../../src/upstream/folder/scan.ts';
+import { folderUrls } from '../../../src/sources/folder/documents.ts';
+import { UNLISTED_SUFFIX } from '../../../src/sources/folder/scan.ts';
 import { NugateError } from '../../../src/errors.ts';
 import { createLogger } from '../../../src/ops/logger.ts';
 

@@ -23,7 +23,7 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { strToU8, zipSync } from 'fflate';
 import { createFolderSource, type FolderSource } from '../../../src/upstream/folder-transport.ts';
-import { folderUrls } from '../../../src/upstream/folder/documents.ts';
+import { folderUrls } from '../../../src/sources/folder/documents.ts';
 import { createLogger } from '../../../src/ops/logger.ts';
 import { parseServiceIndex } from '../../../src/nuget/service-index.ts';
 import { isAbsoluteHttpUrl } from '../../../src/nuget/rewrite.ts';
