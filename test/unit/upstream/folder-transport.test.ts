@@ -268,6 +268,7 @@ describe('folder upstream transport', () => {
         dependencyGroups: Array<{ targetFramework?: string; dependencies: Array<{ id: string; range: string; registration: string }> }>;
         iconUrl?: string;
         licenseExpression: string;
+        licenseUrl: string;
       };
     }
     interface Index {
@@ -314,8 +315,10 @@ describe('folder upstream transport', () => {
     const deps = leaf.catalogEntry.dependencyGroups[0]?.dependencies.map((d) => `${d.id} ${d.range}`);
     assert.deepEqual(deps, ['xunit.core [2.9.3, 2.9.3]', 'xunit.assert [2.9.3, )', 'xunit.analyzers [1.18.0, )']);
 
-    // Every URL in the document is absolute http(s) and under an advertised base, so nugate can rewrite it.
-    for (const u of [...urlsIn(doc), ...urlsIn(xunit)]) {
+    // Every URL in the document is absolute http(s) and under an advertised base, so nugate can rewrite it;
+    // the only exception is the link the package's author wrote (xunit's <licenseUrl>), passed on as written.
+    assert.equal(leaf.catalogEntry.licenseUrl, 'https://licenses.nuget.org/Apache-2.0');
+    for (const u of [...urlsIn(doc), ...urlsIn(xunit)].filter((u) => u !== leaf.catalogEntry.licenseUrl)) {
       assert.ok(isAbsoluteHttpUrl(u) && (u.startsWith(`${base}flat/`) || u.startsWith(`${base}reg/`)), u);
     }
 
