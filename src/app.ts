@@ -11,15 +11,19 @@ import type { Config } from './config/schema.ts';
 import { createCache } from './cache/index.ts';
 import { systemClock } from './cache/clock.ts';
 import { createPolicy } from './cache/policy.ts';
-import { Upstream } from './upstream/upstream.ts';
 import { createDispatcher } from './upstream/http.ts';
 import { upstreamCredentialHeaders } from './upstream/credentials.ts';
-import { createFolderSource, isFolderUrl, type FolderSource } from './upstream/folder-transport.ts';
+import { createFolderSource, isFolderUrl } from './sources/folder-source.ts';
+import { HttpSource } from './sources/http-source.ts';
+import { createLinkSigner, loadLinkKey } from './sources/links.ts';
+import type { Source } from './sources/source.ts';
+import { LRUCache } from 'lru-cache';
 import type { FolderPublisher } from './sources/folder/publish.ts';
 import { compileMapping } from './merge/mapping.ts';
 import { RenderCache } from './http/render-cache.ts';
 import { readAuth } from './http/read-auth.ts';
-import { X_CACHE_STATE, type Env, type TaggedResponse } from './http/respond.ts';
+import { validRequestUrl } from './http/public-base.ts';
+import type { Env } from './http/respond.ts';
 import type { Services, Feed, Clock } from './services.ts';
 import { serviceIndexRoutes } from './resources/service-index.ts';
 import { flatContainerRoutes } from './resources/flat-container.ts';
@@ -29,9 +33,11 @@ import { vulnerabilityRoutes } from './resources/vulnerability.ts';
 import { rawRoutes } from './resources/raw.ts';
 import { explainRoutes } from './resources/explain.ts';
 import { createPublishRoutes } from './publish/routes.ts';
+import type { PublishTarget } from './sources/source.ts';
 import { healthRoutes } from './ops/health.ts';
 import { createMetrics } from './ops/metrics.ts';
 import { createLogger } from './ops/logger.ts';
+import { createAccessLog } from './ops/access-log.ts';
 import { isNugateError, NugateError } from './errors.ts';
 
 export interface AppOptions {
@@ -47,18 +53,10 @@ export interface NugateApp {
   close(): Promise<void>;
 }
 
-/** Which resource a path belongs to, for metrics labels (bounded cardinality). */
-function resourceOf(path: string): string {
-  const m = /\/v3\/([a-z-]+)/.exec(path);
-  if (m?.[1]) return m[1].replace(/\.json$/, '');
-  if (path.startsWith('/api/v2/package')) return 'package';
-  return path === '/health' || path === '/metrics' ? path.slice(1) : 'other';
-}
-
 /** Lowercase upstream name → the publisher of that folder upstream. */
 type FolderPublishers = ReadonlyMap<string, FolderPublisher>;
 
-function mountFeed(root: Hono<Env>, s: Services, feed: Feed, publish: boolean, tmpDir: string, dispatcher: ReturnType<typeof createDispatcher>, folders: FolderPublishers): void {
+function mountFeed(root: Hono<Env>, s: Services, feed: Feed, publish: boolean, tmpDir: string, dispatcher: ReturnType<typeof createDispatcher>, folders: FolderPublishers, env: NodeJS.ProcessEnv): void {
   const at = `/${feed.path.replace(/\/$/, '')}`;
   root.route(`${at}/index.json`, serviceIndexRoutes(s, feed));
   root.route(`${at}/flatcontainer`, flatContainerRoutes(s, feed));
@@ -72,21 +70,23 @@ function mountFeed(root: Hono<Env>, s: Services, feed: Feed, publish: boolean, t
   if (!publish) return;
   const deps = {
     config: s.config,
-    publishUrl: async (name: string, kind: 'package' | 'symbols'): Promise<string> => {
-      const u = s.upstreams.find((x) => x.name.toLowerCase() === name.toLowerCase());
-      if (!u) throw new NugateError('NO_SUCH_UPSTREAM', 404, `no upstream named "${name}"`);
-      const { resources } = await u.discover();
-      const url = kind === 'package' ? resources.packagePublish : resources.symbolPackagePublish;
-      if (!url) throw new NugateError('NO_PUBLISH', 501, `upstream "${name}" does not accept ${kind === 'package' ? 'packages' : 'symbol packages'}`);
-      return url;
+    target: async (name: string, kind: 'package' | 'symbols'): Promise<PublishTarget> => {
+      const src = s.sources.find((x) => x.name.toLowerCase() === name.toLowerCase());
+      if (!src) throw new NugateError('NO_SUCH_UPSTREAM', 404, `no upstream named "${name}"`);
+      // The service index is the same offline (the client caches it); the push itself is refused with the reason.
+      if (s.config.offline && !src.local) throw new NugateError('OFFLINE', 503, `nugate is offline: pushes to upstream "${name}" are refused until it is back online`);
+      const target = await src.publishTarget(kind);
+      if (!target) throw new NugateError('NO_PUBLISH', 501, `upstream "${name}" does not accept ${kind === 'package' ? 'packages' : 'symbol packages'}`);
+      return target;
     },
     // A folder upstream stores pushes itself (upstream/folder/publish.ts); nothing goes over HTTP.
     local: (name: string) => folders.get(name.toLowerCase()),
     eligible: (id: string) => s.mapping.eligible(id),
-    evict: (id: string) => s.evictId(id),
+    evict: (id: string) => s.invalidate(id),
     dispatcher,
     log: s.log,
     tmpDir,
+    env,
   };
   const packages = createPublishRoutes(deps, 'package');
   root.route(`${at}/package`, packages);
@@ -103,75 +103,70 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
   for (const u of config.upstreams) upstreamCredentialHeaders(u, env);
   const cache = await createCache({ config, clock, log });
   const dispatcher = createDispatcher();
-  // A file: upstream is a folder of packages, answered in process (folder-transport.ts) instead of over HTTP.
+  // One Source per upstream (ARCHITECTURE.md): a V3 feed over HTTP, or a folder of packages served directly.
   // Offline mode means no network: a folder stays live.
-  const folders: FolderSource[] = [];
+  const sources: Source[] = [];
   const publishers = new Map<string, FolderPublisher>();
-  const upstreams: Upstream[] = [];
   try {
+    const links = createLinkSigner(await loadLinkKey(join(config.cache.dir, 'link.key')));
+    const policy = createPolicy(config);
     for (const u of config.upstreams) {
       const ulog = log.child({ upstream: u.name });
-      let transport: FolderSource['transport'] | undefined;
-      const isFolder = isFolderUrl(u.url);
-      if (isFolder) {
-        const source = await createFolderSource({ name: u.name, serviceIndexUrl: u.url, log: ulog });
-        folders.push(source);
-        publishers.set(u.name.toLowerCase(), source.publisher);
-        transport = source.transport;
+      if (isFolderUrl(u.url)) {
+        const folder = await createFolderSource({ name: u.name, url: u.url, log: ulog, clock });
+        sources.push(folder);
+        publishers.set(u.name.toLowerCase(), folder.publisher);
+        continue;
       }
-      upstreams.push(new Upstream(u, { dispatcher, docs: cache.docs, clock, log: ulog, offline: config.offline && !isFolder, env, ...(transport ? { transport } : {}) }));
+      sources.push(new HttpSource(u, { dispatcher, docs: cache.docs, blobs: cache.blobs, policy, clock, log: ulog, offline: config.offline, env, limits: config.limits, links }));
     }
   } catch (err) {
-    await Promise.all(folders.map((f) => f.close()));
+    await Promise.all(sources.map((f) => f.close().catch(() => undefined)));
     await dispatcher.close().catch(() => {});
     await cache.close();
     throw err;
   }
   const render = new RenderCache(Math.floor(config.cache.hotMaxSize / 4), () => clock.now());
+  const warnedSessions = new LRUCache<string, true>({ max: 10_000 });
   const services: Services = {
     config,
-    docs: cache.docs,
-    blobs: cache.blobs,
     render,
-    upstreams,
-    mapping: compileMapping(config.packageSourceMapping, upstreams.map((u) => u.name)),
-    policy: createPolicy(config),
+    sources,
+    mapping: compileMapping(config.packageSourceMapping, sources.map((u) => u.name)),
     clock,
     log,
-    async evictId(id) {
+    warnStale(sessionId) {
+      const mode = config.cache.staleWarning;
+      if (mode === 'always') return true;
+      if (mode === 'never' || sessionId === undefined) return false;
+      if (warnedSessions.has(sessionId)) return false;
+      warnedSessions.set(sessionId, true);
+      return true;
+    },
+    async invalidate(id) {
       const lower = id.toLowerCase();
       render.evictIds([lower]);
-      // The id's versions and registration from every upstream, and every search answer (any may list the id).
-      const perId = ['flat', 'reg'].flatMap((kind) => upstreams.map((u) => `${kind}:${u.name}:${lower}`));
-      await cache.docs.evict([...perId, 'search:', 'autocomplete:']);
+      await Promise.all(sources.map((src) => src.invalidate(lower)));
     },
   };
   const tmpDir = join(config.cache.dir, 'tmp', 'publish');
   await mkdir(tmpDir, { recursive: true });
 
-  const metrics = createMetrics(upstreams);
+  const metrics = createMetrics(sources);
   const app = new Hono<Env>();
 
-  app.use('*', async function accessLog(c, next) {
-    const started = performance.now();
-    await next();
-    const seconds = (performance.now() - started) / 1000;
-    // Responses built by respond.ts carry their X-Cache state; reading res.headers would cost their fast path.
-    const res: TaggedResponse = c.res;
-    const cacheState = res[X_CACHE_STATE] ?? res.headers.get('x-cache') ?? '-';
-    metrics.observe(resourceOf(c.req.path), c.res.status, cacheState, seconds);
-    if (log.isLevelEnabled('debug') || c.res.status >= 500) {
-      // Only these fields: never headers, so no credential can reach a log line from here.
-      log[c.res.status >= 500 ? 'warn' : 'debug']({ method: c.req.method, path: c.req.path, status: c.res.status, cache: cacheState, ms: Math.round(seconds * 1000), session: c.req.header('x-nuget-session-id') }, 'request');
-    }
-  });
+  // Order matters: a bad Host is refused before anything parses the URL, and read auth runs before anything
+  // records a request (a refused one is counted once, under one series), so clients cannot mint metric series.
+  const access = createAccessLog(metrics, log);
+  app.use('*', validRequestUrl());
+  app.use('*', readAuth(config, { onRejected: access.rejected }));
+  app.use('*', access.middleware);
   app.route('/health', healthRoutes(services));
-  app.use('*', readAuth(config));
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
   app.get('/', (c) => c.redirect('/v3/index.json', 302));
 
-  mountFeed(app, services, { name: 'merged', path: 'v3/', upstreams }, config.publish.enabled, tmpDir, dispatcher, publishers);
-  for (const u of upstreams) mountFeed(app, services, { name: u.name, path: `upstreams/${u.name}/v3/`, upstreams: [u] }, false, tmpDir, dispatcher, publishers);
+  mountFeed(app, services, { name: 'merged', path: 'v3/', sources }, config.publish.enabled, tmpDir, dispatcher, publishers, env);
+  for (const u of sources) mountFeed(app, services, { name: u.name, path: `upstreams/${u.name}/v3/`, sources: [u] }, false, tmpDir, dispatcher, publishers, env);
 
   app.notFound((c) => c.text('Not found', 404));
   app.onError((err, c) => {
@@ -188,7 +183,7 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
     services,
     async close() {
       await cache.docs.settle().catch(() => {});
-      await Promise.all(folders.map((f) => f.close().catch(() => {})));
+      await Promise.all(sources.map((f) => f.close().catch(() => {})));
       await dispatcher.close().catch(() => {});
       await cache.close();
     },

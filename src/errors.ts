@@ -22,12 +22,23 @@ export const notFound = (message = 'Not found'): NugateError => new NugateError(
 export const forbidden = (message: string): NugateError => new NugateError('FORBIDDEN', 403, message);
 export const payloadTooLarge = (message: string): NugateError => new NugateError('PAYLOAD_TOO_LARGE', 413, message);
 
+/**
+ * What went wrong with an upstream request. 'aborted' is the client going away: never the upstream's fault, so it
+ * must not count against its breaker.
+ */
+export type UpstreamFailure = 'timeout' | 'connect' | 'too-large' | 'invalid-body' | 'redirect' | 'status' | 'aborted';
+
 /** An upstream could not be reached or answered badly (5xx, timeout, invalid body). */
 export class UpstreamError extends NugateError {
   readonly upstream: string;
-  constructor(upstream: string, message: string, options?: { cause?: unknown; status?: number }) {
-    super('UPSTREAM_UNAVAILABLE', options?.status ?? 502, `${upstream}: ${message}`, options?.cause === undefined ? undefined : { cause: options.cause });
+  readonly reason: UpstreamFailure | undefined;
+  constructor(upstream: string, message: string, options?: { cause?: unknown; status?: number; reason?: UpstreamFailure; headers?: Record<string, string> }) {
+    super('UPSTREAM_UNAVAILABLE', options?.status ?? 502, `${upstream}: ${message}`, {
+      ...(options?.cause === undefined ? {} : { cause: options.cause }),
+      ...(options?.headers === undefined ? {} : { headers: options.headers }),
+    });
     this.upstream = upstream;
+    this.reason = options?.reason;
   }
 }
 

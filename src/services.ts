@@ -3,29 +3,25 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.ts';
-import type { BlobCache, DocCache } from './cache/types.ts';
-import type { Upstream } from './upstream/upstream.ts';
+import type { Source } from './sources/source.ts';
 import type { SourceMapping } from './merge/mapping.ts';
 import type { RenderCache } from './http/render-cache.ts';
 import type { Clock } from './cache/clock.ts';
-import type { Policy } from './cache/policy.ts';
 
 export type { Clock } from './cache/clock.ts';
 
 export interface Services {
   config: Config;
-  docs: DocCache;
-  blobs: BlobCache;
   render: RenderCache;
-  /** In priority order (the order of `upstreams` in the config). */
-  upstreams: Upstream[];
+  /** One per upstream, in priority order (the order of `upstreams` in the config). */
+  sources: Source[];
   mapping: SourceMapping;
-  /** Freshness per kind and upstream: the cache's own policy, so rendered responses expire with their documents. */
-  policy: Policy;
   clock: Clock;
   log: Logger;
-  /** Evicts every cached resource of an id (after a publish through nugate). */
-  evictId(id: string): Promise<void>;
+  /** Decides whether a stale answer carries X-NuGet-Warning (cache.staleWarning). */
+  warnStale(sessionId: string | undefined): boolean;
+  /** Forgets everything held about an id, in every source and every rendered response (after a publish). */
+  invalidate(id: string): Promise<void>;
 }
 
 /** A feed is the merged view (/v3/) or a single upstream's view (/upstreams/{name}/v3/). */
@@ -34,11 +30,11 @@ export interface Feed {
   name: string;
   /** Path of the feed base under the public root, without leading slash, ending with '/': "v3/" */
   path: string;
-  upstreams: Upstream[];
+  sources: Source[];
 }
 
-/** Upstreams of this feed that may serve `id` (packageSourceMapping), in priority order. */
-export function eligibleUpstreams(s: Services, feed: Feed, id: string): Upstream[] {
+/** Sources of this feed that may serve `id` (packageSourceMapping), in priority order. */
+export function eligibleSources(s: Services, feed: Feed, id: string): Source[] {
   const names = new Set(s.mapping.eligible(id).map((n) => n.toLowerCase()));
-  return feed.upstreams.filter((u) => names.has(u.name.toLowerCase()));
+  return feed.sources.filter((u) => names.has(u.name.toLowerCase()));
 }

@@ -11,6 +11,11 @@ export interface RewriteRule {
   from: string;
   /** Replacement prefix. */
   to: string;
+  /**
+   * When set, replaces the whole URL instead of swapping the prefix: receives what follows `from` (path, query) and
+   * returns the new URL (links that must not be built from a client-chosen path, src/sources/links.ts).
+   */
+  map?: (rest: string) => string;
 }
 
 export interface RewriteTable {
@@ -99,7 +104,7 @@ function compileRules(rules: readonly RewriteRule[]): CompiledRule[] {
     if (typeof rule.to !== 'string' || rule.to === '') {
       throw new TypeError(`expected rules[${i}].to to be a non-empty string, got ${JSON.stringify(rule.to)}`);
     }
-    return { rule: Object.freeze({ from: rule.from, to: rule.to }), origin: parts.origin, path: parts.rest, to: rule.to };
+    return { rule: Object.freeze({ ...rule }), origin: parts.origin, path: parts.rest, to: rule.to };
   });
   return compiled.sort((a, b) => b.origin.length + b.path.length - (a.origin.length + a.path.length));
 }
@@ -134,12 +139,16 @@ export function compileRewrite(rules: RewriteRule[]): RewriteTable {
 function applyRules(parts: UrlParts, rules: readonly CompiledRule[]): string | undefined {
   for (const rule of rules) {
     if (rule.origin !== parts.origin) continue;
-    if (parts.rest.startsWith(rule.path)) return rule.to + parts.rest.slice(rule.path.length);
+    if (parts.rest.startsWith(rule.path)) {
+      const rest = parts.rest.slice(rule.path.length);
+      return rule.rule.map ? rule.rule.map(rest) : rule.to + rest;
+    }
     // The slash-less form of a directory base: ".../v3-flatcontainer" or ".../v3-flatcontainer?x".
     if (rule.path.endsWith('/')) {
       const bare = rule.path.slice(0, -1);
       const after = parts.rest.slice(bare.length);
       if (parts.rest.startsWith(bare) && (after === '' || after.startsWith('?') || after.startsWith('#'))) {
+        if (rule.rule.map) return rule.rule.map(after);
         return (rule.to.endsWith('/') ? rule.to.slice(0, -1) : rule.to) + after;
       }
     }

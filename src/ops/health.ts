@@ -15,7 +15,7 @@ export function healthRoutes(s: Services): Hono<Env> {
         // Which worker answered, when running several (config `workers`).
         pid: process.pid,
         offline: s.config.offline,
-        upstreams: s.upstreams.map((u) => ({ name: u.name, ...u.breaker.snapshot() })),
+        upstreams: s.sources.map((u) => ({ name: u.name, state: u.health() })),
       },
       200,
       { 'cache-control': 'no-store' },

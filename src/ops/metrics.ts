@@ -1,15 +1,21 @@
 /**
  * Prometheus metrics: requests by resource, status and cache state, latency, and breaker state per upstream.
+ * Label values are only ever taken from the fixed sets in labels.ts, so the number of series has a ceiling
+ * whatever clients send.
  */
 import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client';
-import type { Upstream } from '../upstream/upstream.ts';
+import type { Source } from '../sources/source.ts';
+import { cacheLabel, statusLabel, type ResourceLabel } from './labels.ts';
 
 export interface Metrics {
   registry: Registry;
-  observe(resource: string, status: number, cache: string, seconds: number): void;
+  /** One answered request; `cache` is its X-Cache state, if any. */
+  observe(resource: ResourceLabel, status: number, cache: string | null | undefined, seconds: number): void;
+  /** One request that read auth refused: all of them share one series, whatever they asked for. */
+  rejected(): void;
 }
 
-export function createMetrics(upstreams: Upstream[]): Metrics {
+export function createMetrics(upstreams: ReadonlyArray<Pick<Source, 'name' | 'health'>>): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({ name: 'nugate_http_requests_total', help: 'HTTP requests served', labelNames: ['resource', 'status', 'cache'], registers: [registry] });
@@ -26,14 +32,18 @@ export function createMetrics(upstreams: Upstream[]): Metrics {
     labelNames: ['upstream'],
     registers: [registry],
     collect() {
-      for (const u of upstreams) this.set({ upstream: u.name }, u.breaker.state() === 'closed' ? 0 : 1);
+      for (const u of upstreams) this.set({ upstream: u.name }, u.health() === 'closed' ? 0 : 1);
     },
   });
   return {
     registry,
     observe(resource, status, cache, seconds) {
-      requests.inc({ resource, status: String(status), cache });
-      latency.observe({ resource, cache }, seconds);
+      const state = cacheLabel(cache);
+      requests.inc({ resource, status: statusLabel(status), cache: state });
+      latency.observe({ resource, cache: state }, seconds);
+    },
+    rejected() {
+      requests.inc({ resource: 'unauthorized', status: '401', cache: '-' });
     },
   };
 }

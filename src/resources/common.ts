@@ -1,11 +1,11 @@
 /**
- * Pieces every resource handler shares: the feed's public base, id/version parameters, fanning one document
- * request out to several upstreams, and the status model of design.md §4.
+ * Pieces every resource handler shares: the feed's public base, id/version parameters, asking several sources at
+ * once, the status model (design.md §4) and the one read path of every JSON resource (`rendered`).
  */
 import type { Context } from 'hono';
-import type { CacheState, DocKind, DocResult } from '../cache/types.ts';
+import type { CacheState } from '../cache/types.ts';
 import type { Services, Feed } from '../services.ts';
-import type { Upstream } from '../upstream/upstream.ts';
+import type { Answer, AnswerMeta, Source } from '../sources/source.ts';
 import { publicRoot } from '../http/public-base.ts';
 import { isValidId, normalizeId } from '../nuget/id.ts';
 import { lowerNormalized } from '../nuget/version.ts';
@@ -59,87 +59,86 @@ export function versionParam(raw: string | undefined): string {
   return v;
 }
 
-export type Outcome =
-  | { upstream: Upstream; kind: 'ok'; res: DocResult }
-  | { upstream: Upstream; kind: 'notFound'; res?: DocResult }
-  | { upstream: Upstream; kind: 'failed'; error: Error };
+export type Outcome<T> =
+  | { source: Source; kind: 'ok'; value: T; meta: AnswerMeta }
+  | { source: Source; kind: 'notFound'; meta?: AnswerMeta }
+  | { source: Source; kind: 'failed'; error: Error };
 
-/** Runs one document lookup per upstream in parallel; never throws. */
-export async function fanOut(upstreams: Upstream[], lookup: (u: Upstream) => Promise<DocResult>): Promise<Outcome[]> {
+/** Asks every source in parallel; never throws. A 404-class NugateError is "not found" (offline, nothing held). */
+export async function fanOut<T>(sources: Source[], ask: (s: Source) => Promise<Answer<T>>): Promise<Array<Outcome<T>>> {
   return Promise.all(
-    upstreams.map(async (upstream): Promise<Outcome> => {
+    sources.map(async (source): Promise<Outcome<T>> => {
       try {
-        const res = await lookup(upstream);
-        return res.doc.status === 200 ? { upstream, kind: 'ok', res } : { upstream, kind: 'notFound', res };
+        const a = await ask(source);
+        return a.found ? { source, kind: 'ok', value: a.value, meta: a.meta } : { source, kind: 'notFound', meta: a.meta };
       } catch (err) {
-        if (err instanceof NugateError && err.status === 404) return { upstream, kind: 'notFound' };
-        return { upstream, kind: 'failed', error: err as Error };
+        if (err instanceof NugateError && err.status === 404) return { source, kind: 'notFound' };
+        return { source, kind: 'failed', error: err instanceof Error ? err : new Error(String(err)) };
       }
     }),
   );
 }
 
-/** One X-Cache value for a response built from several documents: the least "cached" wins. */
-export function combineStates(outcomes: Outcome[]): { state: CacheState; warning?: string; ageSeconds: number } {
+export interface Combined {
+  state: CacheState;
+  ageSeconds: number;
+  /** Why part of the answer is stale or missing (upstreams named by name only). */
+  staleReasons: string[];
+  /** How long the rendered answer may be reused: the freshness left in its least fresh part. */
+  freshMs: number;
+}
+
+/** One X-Cache value for a response built from several answers: the least "cached" wins. */
+export function combine(outcomes: Array<Outcome<unknown>>): Combined {
   let state: CacheState = 'HIT';
-  const warnings: string[] = [];
+  const staleReasons: string[] = [];
   let age = 0;
+  let fresh = Number.POSITIVE_INFINITY;
   for (const o of outcomes) {
     if (o.kind === 'failed') {
-      warnings.push(`nugate: upstream "${o.upstream.name}" is unavailable (${o.error.message})`);
+      staleReasons.push(o.error instanceof UpstreamError ? o.error.message : `${o.source.name}: unavailable`);
+      fresh = 0;
       continue;
     }
-    const r = o.res;
-    if (!r) continue;
-    if (r.warning) warnings.push(r.warning);
-    age = Math.max(age, r.ageMs / 1000);
-    if (r.state === 'MISS') state = 'MISS';
-    else if (r.state === 'STALE' && state !== 'MISS') state = 'STALE';
-    else if (r.state === 'REVALIDATED' && state === 'HIT') state = 'REVALIDATED';
+    const m = o.meta;
+    if (m === undefined) continue;
+    if (m.staleReason !== undefined) staleReasons.push(m.staleReason);
+    age = Math.max(age, m.ageMs / 1000);
+    fresh = Math.min(fresh, m.freshMs);
+    if (m.state === 'MISS') state = 'MISS';
+    else if (m.state === 'STALE' && state !== 'MISS') state = 'STALE';
+    else if (m.state === 'REVALIDATED' && state === 'HIT') state = 'REVALIDATED';
   }
-  const out: { state: CacheState; warning?: string; ageSeconds: number } = { state, ageSeconds: state === 'MISS' ? 0 : age };
-  if (warnings.length > 0) out.warning = warnings.join('; ');
-  return out;
+  return { state, ageSeconds: state === 'MISS' ? 0 : age, staleReasons, freshMs: fresh };
 }
 
 /**
- * The answer when nothing usable came back. Every eligible upstream said 404 (or there is none) → 404.
- * Otherwise, nothing cached and no upstream could answer → the configured "unavailable" status (503 with a short
- * Retry-After by default: the only signal that makes the client say "source unreachable", design.md §4).
+ * The answer when nothing usable came back. Every eligible source said 404 (or there is none) → 404. Otherwise,
+ * nothing held and no upstream could answer → the configured "unavailable" status (503 with a short Retry-After by
+ * default: the only signal that makes the client say "source unreachable", design.md §4), for every kind of
+ * resource. An upstream that rate-limits nugate is reported as such: 429 with its Retry-After.
  */
-export function nothingUsable(s: Services, outcomes: Outcome[], what: string): NugateError {
-  const failed = outcomes.filter((o): o is Extract<Outcome, { kind: 'failed' }> => o.kind === 'failed');
+export function nothingUsable(s: Services, outcomes: Array<Outcome<unknown>>, what: string): NugateError {
+  const failed = outcomes.filter((o): o is Extract<Outcome<unknown>, { kind: 'failed' }> => o.kind === 'failed');
   if (failed.length === 0 || outcomes.some((o) => o.kind === 'notFound')) return new NugateError('NOT_FOUND', 404, `${what} not found`);
-  const names = failed.map((f) => f.upstream.name).join(', ');
+  const limited = failed.find((f) => f.error instanceof UpstreamError && f.error.status === 429);
+  if (limited !== undefined && limited.error instanceof NugateError) {
+    return new NugateError('UPSTREAM_RATE_LIMITED', 429, `${what} is not available: ${limited.error.message}`, { headers: limited.error.headers });
+  }
   const { status, retryAfter } = s.config.unavailable;
-  const headers: Record<string, string> = { 'x-nuget-warning': `nugate: upstream ${names} unavailable and ${what} is not cached` };
+  const headers: Record<string, string> = {};
   if (status !== 404) headers['retry-after'] = String(retryAfter);
   const first = failed[0]?.error;
-  const reason = first instanceof UpstreamError ? first.message : (first?.message ?? 'unavailable');
+  const reason = first instanceof UpstreamError ? first.message : 'unavailable';
   return new NugateError(status === 404 ? 'NOT_FOUND' : 'UPSTREAM_UNAVAILABLE', status, `${what} is not available: ${reason}`, { headers });
 }
 
-/** The longest a rendered response is reused, whatever its documents say. */
+/** The longest a rendered response is reused, whatever its answers say. */
 const MAX_RENDER_TTL = 365 * 86_400_000;
 
-/**
- * How long a rendered response may be reused: the freshness left in its least fresh document, by the cache's
- * own policy (src/cache/policy.ts: per-kind TTLs, per-upstream overrides, the notFound TTL for 404s).
- */
-export function renderTtl(s: Services, kind: DocKind, outcomes: Outcome[]): number {
-  let left = s.policy.ttl(kind, '', 200);
-  for (const o of outcomes) {
-    if (o.kind === 'failed') return 0;
-    if (!o.res) continue;
-    if (o.res.state === 'STALE') return 0;
-    left = Math.min(left, s.policy.ttl(kind, o.upstream.name, o.res.doc.status) - o.res.ageMs);
-  }
-  return Math.min(left, MAX_RENDER_TTL);
-}
-
-export function cacheControl(kind: DocKind): string {
+export function cacheControl(kind: ResponseKind): string {
   if (kind === 'search') return 'public, max-age=30';
-  if (kind === 'immutable') return 'public, max-age=604800';
+  if (kind === 'serviceIndex') return 'public, max-age=300';
   return 'public, max-age=60';
 }
 
@@ -159,24 +158,27 @@ export function renderKey(c: Context<Env>, base: string): string {
   return `${base}\u0000${url.pathname}${url.search}`;
 }
 
+export type ResponseKind = 'metadata' | 'search' | 'serviceIndex';
+
 /** What a resource computes on a render miss: canonical JSON text plus what decides its freshness. */
 export interface Built {
   /** JSON text, written against FEED_SENTINEL (or already absolute). */
   json: string;
-  kind: DocKind;
-  /** The documents it was built from: they decide X-Cache, Age, warnings and how long the render is reused. */
-  outcomes: Outcome[];
+  kind: ResponseKind;
+  /** The answers it was built from: they decide X-Cache, Age, warnings and how long the render is reused. */
+  outcomes: Array<Outcome<unknown>>;
   /** Lowercase ids it describes ('*' for search-like answers), so a publish can evict it. */
   ids: string[];
   /** Overrides the reuse time derived from `outcomes`. */
   ttlMs?: number;
-  cacheControl?: string;
 }
 
 /**
  * The read path shared by every JSON resource: a rendered response for this public URL is sent as is (the
  * whole hit path); otherwise `build` runs, its canonical JSON is materialized for the feed's public base, and the
- * result is kept for as long as the documents it came from stay fresh.
+ * result is kept for as long as the answers it came from stay fresh. A stale answer is quiet unless
+ * cache.staleWarning asks for X-NuGet-Warning (the client prints one line per warned response, and -warnaserror
+ * restores would fail although nothing is missing).
  */
 export async function rendered(c: Context<Env>, s: Services, feed: Feed, build: (base: string) => Promise<Built>): Promise<Response> {
   const base = feedBase(c, s, feed);
@@ -184,7 +186,16 @@ export async function rendered(c: Context<Env>, s: Services, feed: Feed, build: 
   const hit = s.render.get(key);
   if (hit) return sendRendered(c, hit, 'HIT');
   const b = await build(base);
-  const out = renderJson(materialize(b.json, base), { ...combineStates(b.outcomes), cacheControl: b.cacheControl ?? cacheControl(b.kind) });
-  s.render.set(key, out, b.ttlMs ?? renderTtl(s, b.kind, b.outcomes), b.ids);
+  const combined = combine(b.outcomes);
+  if (combined.staleReasons.length > 0) s.log.info({ path: c.req.path, reasons: combined.staleReasons }, 'served without a fresh upstream answer');
+  const warn = combined.staleReasons.length > 0 && s.warnStale(c.req.header('x-nuget-session-id'));
+  const out = renderJson(materialize(b.json, base), {
+    state: combined.state,
+    ageSeconds: combined.ageSeconds,
+    cacheControl: cacheControl(b.kind),
+    ...(warn ? { warning: `nugate: ${combined.staleReasons.join('; ')}; serving what it holds` } : {}),
+  });
+  const ttl = warn ? 0 : Math.min(b.ttlMs ?? combined.freshMs, MAX_RENDER_TTL);
+  s.render.set(key, out, ttl, b.ids);
   return sendRendered(c, out);
 }

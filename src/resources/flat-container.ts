@@ -1,18 +1,17 @@
 /**
  * PackageBaseAddress/3.0.0 (protocol.md §1.3): the versions index and the package files.
- * Versions are the union over the eligible upstreams; a file is fetched from the upstream that lists the version
- * (highest priority first), so a download never leaks past the source mapping.
+ * Versions are the union over the eligible sources; a file comes from the source that lists the version (highest
+ * priority first), so a download never leaks past the source mapping.
  */
 import { Hono, type Context } from 'hono';
 import type { Services, Feed } from '../services.ts';
-import type { Upstream } from '../upstream/upstream.ts';
-import type { BlobFile, BlobResult, DocResult, UpstreamBody } from '../cache/types.ts';
-import { eligibleUpstreams } from '../services.ts';
+import type { Source } from '../sources/source.ts';
+import type { BlobFile } from '../cache/types.ts';
+import { eligibleSources } from '../services.ts';
 import { mergeVersionLists } from '../merge/versions.ts';
-import { decodedStream, discard } from '../upstream/http.ts';
 import { sendBlob, type Env } from '../http/respond.ts';
 import { idParam, versionParam, fanOut, nothingUsable, type Outcome, rendered } from './common.ts';
-import { notFound } from '../errors.ts';
+import { notFound, UpstreamError } from '../errors.ts';
 
 const CONTENT_TYPES: Record<BlobFile, string> = {
   nupkg: 'application/octet-stream',
@@ -21,74 +20,35 @@ const CONTENT_TYPES: Record<BlobFile, string> = {
   readme: 'text/markdown; charset=utf-8',
 };
 
-/** The versions document of one upstream (raw: it holds no URLs). */
-function versionsDoc(s: Services, u: Upstream, id: string): Promise<DocResult> {
-  return s.docs.get(`flat:${u.name}:${id}`, 'metadata', u.name, async (stale) => {
-    const { resources } = await u.discover();
-    if (!resources.packageBaseAddress) return { kind: 'notFound' };
-    return u.loadJson(`${resources.packageBaseAddress}${id}/index.json`, stale, (json) => {
-      const versions = (json as { versions?: unknown }).versions;
-      // The client validates this shape (HttpStreamValidation); an upstream that sends something else is broken.
-      if (!Array.isArray(versions)) throw new Error('flat container index without a "versions" array');
-      return { versions: versions.filter((v): v is string => typeof v === 'string') };
-    });
-  });
+export interface MergedVersions {
+  outcomes: Array<Outcome<string[]>>;
+  versions: string[];
+  /** Version → name of the source that serves it. */
+  provenance: Record<string, string>;
 }
 
-function versionsOf(o: Outcome): string[] {
-  if (o.kind !== 'ok') return [];
-  return (JSON.parse(o.res.doc.body) as { versions: string[] }).versions;
-}
-
-export async function mergedVersions(s: Services, feed: Feed, id: string): Promise<{ outcomes: Outcome[]; versions: string[]; provenance: Record<string, string> }> {
-  const upstreams = eligibleUpstreams(s, feed, id);
-  const outcomes = await fanOut(upstreams, (u) => versionsDoc(s, u, id));
-  const merged = mergeVersionLists(outcomes.map((o) => ({ upstream: o.upstream.name, versions: versionsOf(o) })));
+/** The union of the eligible sources' version lists; `mustInclude` makes a source recheck a list that lacks it. */
+export async function mergedVersions(s: Services, feed: Feed, id: string, mustInclude?: string): Promise<MergedVersions> {
+  const sources = eligibleSources(s, feed, id);
+  const outcomes = await fanOut(sources, (src) => src.versions(id, mustInclude === undefined ? {} : { mustInclude }));
+  const merged = mergeVersionLists(outcomes.map((o) => ({ upstream: o.source.name, versions: o.kind === 'ok' ? o.value : [] })));
   return { outcomes, ...merged };
 }
 
-/** Which upstream serves this version: a stored copy first, else the highest-priority upstream that lists it. */
-async function resolveSource(s: Services, feed: Feed, id: string, version: string, file: BlobFile): Promise<Upstream | undefined> {
-  const upstreams = eligibleUpstreams(s, feed, id);
-  if (upstreams.length === 0) return undefined;
-  for (const u of upstreams) {
-    if (await s.blobs.has({ upstream: u.name, id, version, file })) return u;
+/** Which source serves this version: one that holds the file first, else the highest-priority one that lists it. */
+async function resolveSource(s: Services, feed: Feed, id: string, version: string, file: BlobFile): Promise<Source | undefined> {
+  const sources = eligibleSources(s, feed, id);
+  if (sources.length === 0) return undefined;
+  for (const src of sources) {
+    if (await src.holds(id, version, file)) return src;
   }
   // One candidate: no need to ask for its versions list first.
-  if (upstreams.length === 1) return upstreams[0];
-  const { outcomes, provenance } = await mergedVersions(s, feed, id);
+  if (sources.length === 1) return sources[0];
+  const { outcomes, provenance } = await mergedVersions(s, feed, id, version);
   const name = provenance[version];
-  if (name !== undefined) return upstreams.find((u) => u.name === name);
-  const failed = outcomes.find((o) => o.kind === 'failed');
-  if (failed) throw nothingUsable(s, outcomes, `${id} ${version}`);
+  if (name !== undefined) return sources.find((u) => u.name === name);
+  if (outcomes.some((o) => o.kind === 'failed')) throw nothingUsable(s, outcomes, `${id} ${version}`);
   return undefined;
-}
-
-function fileName(id: string, version: string, file: BlobFile): string {
-  if (file === 'nupkg') return `${id}.${version}.nupkg`;
-  if (file === 'nuspec') return `${id}.nuspec`;
-  return file;
-}
-
-async function fetchBlob(s: Services, u: Upstream, id: string, version: string, file: BlobFile): Promise<BlobResult | undefined> {
-  return s.blobs.get({ upstream: u.name, id, version, file }, async (): Promise<UpstreamBody | 'notFound'> => {
-    const { resources } = await u.discover();
-    if (!resources.packageBaseAddress) return 'notFound';
-    const res = await u.request(`${resources.packageBaseAddress}${id}/${version}/${fileName(id, version, file)}`, { headers: { 'accept-encoding': 'identity' } });
-    if (res.status === 404 || res.status === 410) {
-      discard(res);
-      return 'notFound';
-    }
-    if (res.status !== 200) {
-      discard(res);
-      throw new Error(`${u.name} answered ${res.status} for ${id} ${version} ${file}`);
-    }
-    const encoded = res.headers['content-encoding'] !== undefined && res.headers['content-encoding'] !== 'identity';
-    const body: UpstreamBody = { stream: decodedStream(res.body, res.headers['content-encoding']) };
-    if (!encoded && res.headers['content-length'] !== undefined) body.length = Number(res.headers['content-length']);
-    if (res.headers['content-type']) body.contentType = res.headers['content-type'];
-    return body;
-  });
 }
 
 export function flatContainerRoutes(s: Services, feed: Feed): Hono<Env> {
@@ -108,11 +68,18 @@ export function flatContainerRoutes(s: Services, feed: Feed): Hono<Env> {
 
   /** `id` and `version` as idParam/versionParam gave them for this request's path (parsed once, in the route). */
   const serveFile = async (c: Context<Env>, file: BlobFile, id: string, version: string): Promise<Response> => {
-    const u = await resolveSource(s, feed, id, version, file);
-    if (!u) throw notFound(`package ${id} ${version} not found`);
-    const blob = await fetchBlob(s, u, id, version, file);
+    const src = await resolveSource(s, feed, id, version, file);
+    if (!src) throw notFound(`package ${id} ${version} not found`);
+    let blob;
+    try {
+      blob = await src.file(id, version, file);
+    } catch (err) {
+      // Not held and the upstream could not answer: the same 503 (or 429) as every other resource.
+      if (err instanceof UpstreamError) throw nothingUsable(s, [{ source: src, kind: 'failed', error: err }], `${file} of ${id} ${version}`);
+      throw err;
+    }
     if (!blob) throw notFound(`${file} of ${id} ${version} not found`);
-    return sendBlob(c, blob, file === 'nupkg' || file === 'nuspec' ? CONTENT_TYPES[file] : (blob.contentType || CONTENT_TYPES[file]));
+    return sendBlob(c, blob, file === 'nupkg' || file === 'nuspec' ? CONTENT_TYPES[file] : blob.contentType || CONTENT_TYPES[file]);
   };
 
   app.get('/:id/:version/:file', async (c) => {

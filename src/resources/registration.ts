@@ -1,15 +1,13 @@
 /**
- * RegistrationsBaseUrl (protocol.md §1.4). nugate rebuilds every index from the leaves of the eligible
- * upstreams and repages it like nuget.org (design.md §5): fewer than 128 versions are inlined, larger ids get
- * pages that nugate serves itself. Leaves are served from the same merged set, so no page or leaf URL ever
- * points at an upstream. The SemVer1 hive is the SemVer2 one minus SemVer2 packages.
+ * RegistrationsBaseUrl (protocol.md §1.4). nugate rebuilds every index from the leaves of the eligible sources and
+ * repages it like nuget.org (design.md §5): fewer than 128 versions are inlined, larger ids get pages that nugate
+ * serves itself. Leaves are served from the same merged set, so no page or leaf URL ever points at an upstream.
+ * The SemVer1 hive is the SemVer2 one minus SemVer2 packages.
  */
 import { Hono, type Context } from 'hono';
 import type { Services, Feed } from '../services.ts';
-import type { Upstream } from '../upstream/upstream.ts';
-import type { DocResult } from '../cache/types.ts';
-import { eligibleUpstreams } from '../services.ts';
-import { pagesOfIndex, leavesOfPage, mergeLeaves, buildRegistration, filterSemVer1, type Leaf, type Json, type BuiltRegistration } from '../merge/registration.ts';
+import { eligibleSources } from '../services.ts';
+import { mergeLeaves, buildRegistration, filterSemVer1, type Leaf, type Json, type BuiltRegistration } from '../merge/registration.ts';
 import { FEED_SENTINEL } from '../feed-urls.ts';
 import { type Env } from '../http/respond.ts';
 import { idParam, versionParam, fanOut, nothingUsable, type Outcome, rendered } from './common.ts';
@@ -21,37 +19,6 @@ function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/**
- * Upstream pages that are not inlined are fetched and inlined before the index is cached, so one cached
- * document holds every leaf of that upstream (nuget.org pages ids with 128+ versions).
- */
-async function inlinePages(u: Upstream, json: unknown): Promise<unknown> {
-  if (!isObject(json) || !Array.isArray(json.items)) throw new Error('registration index without "items"');
-  for (const page of json.items) {
-    if (!isObject(page) || Array.isArray(page.items)) continue;
-    const url = page['@id'];
-    if (typeof url !== 'string') continue;
-    const doc = await u.fetchJson(url);
-    if (isObject(doc) && Array.isArray(doc.items)) page.items = doc.items;
-  }
-  return json;
-}
-
-function indexDoc(s: Services, u: Upstream, id: string): Promise<DocResult> {
-  return s.docs.get(`reg:${u.name}:${id}`, 'metadata', u.name, async (stale) => {
-    const { resources } = await u.discover();
-    const hive = resources.registrationSemVer2 ?? resources.registrationSemVer1;
-    if (!hive) return { kind: 'notFound' };
-    return u.loadRewritten(`${hive}${id}/index.json`, stale, (json) => inlinePages(u, json));
-  });
-}
-
-function leavesOf(o: Outcome): Leaf[] {
-  if (o.kind !== 'ok') return [];
-  const index = JSON.parse(o.res.doc.body) as unknown;
-  return pagesOfIndex(index).flatMap((p) => leavesOfPage({ items: p.items ?? [] }, o.upstream.name));
-}
-
 const canonicalIndex = (hive: Hive, id: string): string => `${FEED_SENTINEL}${hive}/${id}/index.json`;
 
 /** Leaf @ids are nugate's own, whatever layout the upstream used, so nugate can serve them from this set. */
@@ -59,9 +26,9 @@ function ownLeaves(leaves: Leaf[], hive: Hive, id: string): Leaf[] {
   return leaves.map((l) => ({ ...l, item: { ...l.item, '@id': `${FEED_SENTINEL}${hive}/${id}/${l.version}.json` } }));
 }
 
-async function build(s: Services, feed: Feed, hive: Hive, id: string): Promise<{ built: BuiltRegistration; leaves: Leaf[]; outcomes: Outcome[] }> {
-  const outcomes = await fanOut(eligibleUpstreams(s, feed, id), (u) => indexDoc(s, u, id));
-  let leaves = mergeLeaves(outcomes.map(leavesOf));
+async function build(s: Services, feed: Feed, hive: Hive, id: string): Promise<{ built: BuiltRegistration; leaves: Leaf[]; outcomes: Array<Outcome<Leaf[]>> }> {
+  const outcomes = await fanOut(eligibleSources(s, feed, id), (src) => src.registration(id));
+  let leaves = mergeLeaves(outcomes.map((o) => (o.kind === 'ok' ? o.value : [])));
   if (hive === 'registration-semver1') leaves = filterSemVer1(leaves);
   if (leaves.length === 0) throw nothingUsable(s, outcomes, `package ${id}`);
   leaves = ownLeaves(leaves, hive, id);

@@ -1,13 +1,14 @@
 /**
  * nugate's own service index (design.md §2): generated from what nugate implements, every resource under every
  * alias the client looks for. Upstream resources nugate does not serve are dropped; browser templates are copied.
+ * It is the same online and offline: the client caches it, and an index without PackagePublish taken while offline
+ * would break `dotnet nuget push` after going back online. Offline, a push is refused with a 503 that says why.
  */
 import { Hono } from 'hono';
 import type { Services, Feed } from '../services.ts';
-import type { ServiceIndexEntry, UpstreamResources } from '../nuget/service-index.ts';
+import type { ServiceIndexEntry } from '../nuget/service-index.ts';
 import { buildServiceIndex, feedUrls } from '../nuget/service-index.ts';
 import { type Env } from '../http/respond.ts';
-import { isFolderUrl } from '../upstream/folder-transport.ts';
 import { rendered } from './common.ts';
 
 export interface FeedCapabilities {
@@ -17,44 +18,21 @@ export interface FeedCapabilities {
   browserTemplates: ServiceIndexEntry[];
 }
 
-/** What the feed's upstreams offer. An upstream that cannot be reached right now simply adds nothing. */
+/** What the feed's sources offer. A source whose service index cannot be had (never fetched, down) adds nothing. */
 export async function capabilities(s: Services, feed: Feed): Promise<FeedCapabilities> {
-  const found = await Promise.all(feed.upstreams.map((u) => u.discover().then((d) => ({ upstream: u, resources: d.resources }), () => undefined)));
-  const reachable = found.filter((f) => f !== undefined);
-  const resources = reachable.map((f) => f.resources);
+  const found = await Promise.all(feed.sources.map(async (src) => ({ source: src, caps: await src.capabilities() })));
   const publishTarget = s.config.publish.upstream;
-  const publishers = reachable
-    .filter(({ upstream }) => publishTarget === undefined || upstream.name.toLowerCase() === publishTarget.toLowerCase())
-    // Offline, nothing can be forwarded to a network upstream: do not advertise what would only fail. A folder
-    // stores pushes itself (publish/local.ts), so it still can take them.
-    .filter(({ upstream }) => !s.config.offline || isFolderUrl(upstream.config.url))
-    .map((f) => f.resources);
+  const publishers = found.filter(({ source }) => publishTarget === undefined || source.name.toLowerCase() === publishTarget.toLowerCase()).map((f) => f.caps);
   // Publish routes are mounted for the merged feed only (app.ts mountFeed); a per-upstream view must not
   // advertise a publish URL that answers 404.
   const mounted = feed.path === 'v3/';
-  const publish = mounted && s.config.publish.enabled && (publishTarget !== undefined || feed.upstreams.length > 0) && publishers.some((r) => r.packagePublish !== undefined);
+  const publish = mounted && s.config.publish.enabled && publishers.some((c) => c.publish);
   return {
-    vulnerability: resources.some((r) => r.vulnerabilityInfo !== undefined),
+    vulnerability: found.some((f) => f.caps.vulnerability),
     publish,
-    symbols: publish && s.config.publish.symbols && publishers.some((r) => r.symbolPackagePublish !== undefined),
-    browserTemplates: (resources[0]?.browserTemplates ?? []).filter((t) => !onApiOrigin(t['@id'], resources)),
+    symbols: publish && s.config.publish.symbols && publishers.some((c) => c.symbols),
+    browserTemplates: found[0]?.caps.browserTemplates ?? [],
   };
-}
-
-/**
- * Browser templates are copied verbatim (they point at a gallery web site), except one that sits on an origin
- * nugate proxies as an API: copying it would hand clients an upstream host, and nugate does not serve web pages.
- */
-function onApiOrigin(template: string, resources: UpstreamResources[]): boolean {
-  let origin: string;
-  try {
-    origin = new URL(template.replace(/[{}]/g, '')).origin;
-  } catch {
-    return true;
-  }
-  return resources.some((r) =>
-    [r.packageBaseAddress, r.registrationSemVer2, r.registrationSemVer1, ...r.search, ...r.autocomplete].some((u) => u !== undefined && new URL(u).origin === origin),
-  );
 }
 
 export function serviceIndexRoutes(s: Services, feed: Feed): Hono<Env> {
@@ -67,7 +45,6 @@ export function serviceIndexRoutes(s: Services, feed: Feed): Hono<Env> {
       ids: [],
       // Regenerated every minute so that an upstream coming back adds its resources again.
       ttlMs: 60_000,
-      cacheControl: 'public, max-age=300',
     }));
   });
   return app;
