@@ -1,5 +1,5 @@
 /**
- * Finds the packages in a folder upstream and indexes them by lowercase id and version (folder-transport.ts).
+ * Finds the packages in a folder source and indexes them by lowercase id and version (../folder-source.ts).
  *
  * Two layouts, mixed freely: loose `*.nupkg` files in a folder and its subfolders, and NuGet's global-packages
  * (hierarchical) layout `{id}/{version}/{id}.{version}.nupkg`. In a directory that is an extracted package of

@@ -1,6 +1,6 @@
 /**
- * Publishing into a folder upstream (src/sources/folder/publish.ts): a push lands whole, in the global-packages
- * layout, with its .sha512, and is served at once; a duplicate (any case, any equivalent version form) is
+ * Publishing into a folder source (src/sources/folder/publish.ts, reached as FolderSource.publisher): a push lands
+ * whole, in the global-packages layout, with its .sha512, and is served at once; a duplicate (any case, any equivalent version form) is
  * 'exists' and never replaces a file; unlist and relist flip `listed` in registration and search without touching
  * the package; concurrent pushes of one id+version store exactly one file, also across two sources (processes).
  */
@@ -12,14 +12,14 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { strToU8, zipSync } from 'fflate';
-import { createFolderSource, type FolderSource } from '../../../src/upstream/folder-transport.ts';
-import { folderUrls } from '../../../src/sources/folder/documents.ts';
+import { createFolderSource, type FolderSource } from '../../../src/sources/folder-source.ts';
 import { UNLISTED_SUFFIX } from '../../../src/sources/folder/scan.ts';
+import { parseSearchParams } from '../../../src/merge/search.ts';
+import type { Answer, Json } from '../../../src/sources/source.ts';
 import { NugateError } from '../../../src/errors.ts';
 import { createLogger } from '../../../src/ops/logger.ts';
 
 const NAME = 'hosted';
-const base = folderUrls(NAME).base;
 
 function nupkg(id: string, version: string, description = `${id} ${version}`): Buffer {
   const nuspec = `<?xml version="1.0" encoding="utf-8"?>
@@ -31,38 +31,46 @@ function nupkg(id: string, version: string, description = `${id} ${version}`): B
 
 const sha512 = (b: Buffer): string => createHash('sha512').update(b).digest('base64');
 
-interface Leaf {
-  catalogEntry: { version: string; listed: boolean; published: string; packageHash: string };
-}
-interface RegIndex {
-  items: Array<{ items: Leaf[] }>;
-}
-interface Search {
-  data: Array<{ id: string; versions: Array<{ version: string }> }>;
-}
-
 let root: string;
 let spool: string;
 const sources: FolderSource[] = [];
 
 async function open(dir: string): Promise<FolderSource> {
-  const source = await createFolderSource({ name: NAME, serviceIndexUrl: pathToFileURL(dir).href, log: createLogger('silent'), rescanMs: 0 });
+  const source = await createFolderSource({ name: NAME, url: pathToFileURL(dir).href, log: createLogger('silent'), rescanMs: 0 });
   sources.push(source);
-  await source.rescan();
   return source;
 }
 
-async function get(source: FolderSource, path: string): Promise<{ status: number; body: Buffer }> {
-  const res = await source.transport({ upstream: NAME, url: `${base}${path}`, method: 'GET', headers: {}, timeout: 5000 });
-  const chunks: Buffer[] = [];
-  for await (const c of res.body) chunks.push(c as Buffer);
-  return { status: res.status, body: Buffer.concat(chunks) };
+function value<T>(answer: Answer<T>): T {
+  assert.ok(answer.found, 'expected an answer');
+  return answer.value;
 }
 
-async function json<T>(source: FolderSource, path: string): Promise<T> {
-  const r = await get(source, path);
-  assert.equal(r.status, 200, `${path} answered ${r.status}`);
-  return JSON.parse(r.body.toString('utf8')) as T;
+async function versions(source: FolderSource, id: string): Promise<string[]> {
+  return value(await source.versions(id));
+}
+
+/** The catalog entry of the first leaf of an id. */
+async function entry(source: FolderSource, id: string): Promise<Json> {
+  const item = value(await source.registration(id))[0]?.item;
+  assert.ok(item);
+  return item['catalogEntry'] as Json;
+}
+
+async function searchIds(source: FolderSource, q: Record<string, string>, extra: Record<string, string> = {}): Promise<unknown[]> {
+  return value(await source.search(parseSearchParams(q), extra)).data.map((d) => d['id']);
+}
+
+async function nupkgBytes(source: FolderSource, id: string, version: string): Promise<Buffer | undefined> {
+  const blob = await source.file(id, version, 'nupkg');
+  if (blob === undefined) return undefined;
+  assert.equal(blob.body.kind, 'file');
+  if (blob.body.kind !== 'file') return undefined;
+  try {
+    return await blob.body.handle.readFile();
+  } finally {
+    await blob.body.handle.close();
+  }
 }
 
 /** Writes the package where the publish routes would have spooled it. */
@@ -98,14 +106,11 @@ describe('folder publisher', () => {
   });
   after(() => rm(root, { recursive: true, force: true }));
 
-  it('advertises PackagePublish/2.0.0 under its base, and no SymbolPackagePublish', async () => {
-    const res = await source.transport({ upstream: NAME, url: pathToFileURL(root).href, method: 'GET', headers: {}, timeout: 5000 });
-    const chunks: Buffer[] = [];
-    for await (const c of res.body) chunks.push(c as Buffer);
-    const doc = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { resources: Array<{ '@id': string; '@type': string }> };
-    const publish = doc.resources.filter((r) => r['@type'].startsWith('PackagePublish'));
-    assert.deepEqual(publish.map((r) => [r['@type'], r['@id']]), [['PackagePublish/2.0.0', `${base}api/v2/package`]]);
-    assert.ok(!doc.resources.some((r) => r['@type'].startsWith('SymbolPackagePublish')));
+  it('takes package pushes, and no symbols', async () => {
+    assert.equal((await source.capabilities()).publish, true);
+    assert.equal((await source.capabilities()).symbols, false);
+    assert.deepEqual(await source.publishTarget('package'), { kind: 'folder' });
+    assert.equal(await source.publishTarget('symbols'), undefined);
   });
 
   it('stores a push in the global-packages layout with a correct .sha512, nothing else left behind, visible at once', async () => {
@@ -122,11 +127,9 @@ describe('folder publisher', () => {
     assert.ok((await readFile(path)).equals(LIB), 'the spooled file is the caller\'s to remove');
 
     // No waiting for the periodic rescan.
-    assert.deepEqual(await json(source, 'flat/contoso.lib/index.json'), { versions: ['1.0.0-beta'] });
-    const served = await get(source, 'flat/contoso.lib/1.0.0-beta/contoso.lib.1.0.0-beta.nupkg');
-    assert.ok(served.body.equals(LIB));
-    const reg = await json<RegIndex>(source, 'reg/contoso.lib/index.json');
-    assert.equal(reg.items[0]?.items[0]?.catalogEntry.packageHash, sha512(LIB));
+    assert.deepEqual(await versions(source, 'contoso.lib'), ['1.0.0-beta']);
+    assert.ok((await nupkgBytes(source, 'contoso.lib', '1.0.0-beta'))?.equals(LIB));
+    assert.equal((await entry(source, 'contoso.lib'))['packageHash'], sha512(LIB));
   });
 
   it('answers exists for the same id+version in any case or version form, and never replaces the file', async () => {
@@ -144,35 +147,31 @@ describe('folder publisher', () => {
     assert.ok((await readFile(file)).equals(LIB), 'an unlist never touches the package');
     await stat(`${file}${UNLISTED_SUFFIX}`);
 
-    const leaf = (await json<RegIndex>(source, 'reg/contoso.lib/index.json')).items[0]?.items[0];
-    assert.equal(leaf?.catalogEntry.listed, false);
-    assert.equal(leaf?.catalogEntry.published, '1900-01-01T00:00:00+00:00', 'nuget.org\'s unlisted date');
-    const leafDoc = await json<{ listed: boolean }>(source, 'reg/contoso.lib/1.0.0-beta.json');
-    assert.equal(leafDoc.listed, false);
-    assert.deepEqual(await json(source, 'flat/contoso.lib/index.json'), { versions: ['1.0.0-beta'] }, 'the flat container keeps unlisted versions');
-    assert.equal((await get(source, 'flat/contoso.lib/1.0.0-beta/contoso.lib.1.0.0-beta.nupkg')).status, 200, 'restore of the exact version still works');
-    const search = await json<Search>(source, 'query?q=hostedfeed&prerelease=true');
-    assert.deepEqual(search.data.map((d) => d.id), ['Loose.Pkg']);
-    const delisted = await json<Search>(source, 'query?q=hostedfeed&prerelease=true&includeDelisted=true');
-    assert.deepEqual(delisted.data.map((d) => d.id).sort(), ['Contoso.Lib', 'Loose.Pkg']);
-    assert.deepEqual(await json(source, 'autocomplete?q=contoso&prerelease=true'), { totalHits: 0, data: [] });
-    assert.deepEqual(await json(source, 'autocomplete?id=contoso.lib&prerelease=true'), { totalHits: 0, data: [] });
+    const unlisted = await entry(source, 'contoso.lib');
+    assert.equal(unlisted['listed'], false);
+    assert.equal(unlisted['published'], '1900-01-01T00:00:00+00:00', 'nuget.org\'s unlisted date');
+    assert.deepEqual(await versions(source, 'contoso.lib'), ['1.0.0-beta'], 'the flat container keeps unlisted versions');
+    assert.ok((await nupkgBytes(source, 'contoso.lib', '1.0.0-beta'))?.equals(LIB), 'restore of the exact version still works');
+    assert.deepEqual(await searchIds(source, { q: 'hostedfeed', prerelease: 'true' }), ['Loose.Pkg']);
+    assert.deepEqual((await searchIds(source, { q: 'hostedfeed', prerelease: 'true' }, { includeDelisted: 'true' })).sort(), ['Contoso.Lib', 'Loose.Pkg']);
+    assert.deepEqual(value(await source.autocomplete(parseSearchParams({ q: 'contoso', prerelease: 'true' }))), { totalHits: 0, data: [] });
+    assert.deepEqual(value(await source.autocompleteVersions('contoso.lib', parseSearchParams({ prerelease: 'true' }))), []);
 
     // Unlisting twice is fine, as on nuget.org.
     assert.equal(await source.publisher.unlist('Contoso.Lib', '1.0.0-beta'), true);
 
     assert.equal(await source.publisher.relist('Contoso.Lib', '1.0.0.0-Beta'), true);
     await assert.rejects(stat(`${file}${UNLISTED_SUFFIX}`), { code: 'ENOENT' });
-    assert.equal((await json<RegIndex>(source, 'reg/contoso.lib/index.json')).items[0]?.items[0]?.catalogEntry.listed, true);
-    assert.deepEqual((await json<Search>(source, 'query?q=hostedfeed&prerelease=true')).data.map((d) => d.id).sort(), ['Contoso.Lib', 'Loose.Pkg']);
+    assert.equal((await entry(source, 'contoso.lib'))['listed'], true);
+    assert.deepEqual((await searchIds(source, { q: 'hostedfeed', prerelease: 'true' })).sort(), ['Contoso.Lib', 'Loose.Pkg']);
   });
 
   it('unlists a loose file with a marker beside it', async () => {
     assert.equal(await source.publisher.unlist('Loose.Pkg', '1.0.0'), true);
     await stat(join(root, 'drop', `Loose.Pkg.1.0.0.nupkg${UNLISTED_SUFFIX}`));
-    assert.equal((await json<RegIndex>(source, 'reg/loose.pkg/index.json')).items[0]?.items[0]?.catalogEntry.listed, false);
+    assert.equal((await entry(source, 'loose.pkg'))['listed'], false);
     assert.equal(await source.publisher.relist('Loose.Pkg', '1.0.0'), true);
-    assert.equal((await json<RegIndex>(source, 'reg/loose.pkg/index.json')).items[0]?.items[0]?.catalogEntry.listed, true);
+    assert.equal((await entry(source, 'loose.pkg'))['listed'], true);
   });
 
   it('answers false for an unknown id or version, and writes nothing', async () => {
@@ -190,7 +189,7 @@ describe('folder publisher', () => {
     await writeFile(join(dir, `contoso.revived.1.0.0.nupkg${UNLISTED_SUFFIX}`), 'stale');
     const bytes = nupkg('Contoso.Revived', '1.0.0');
     assert.equal(await source.publisher.push(await spooled(bytes), { id: 'Contoso.Revived', version: '1.0.0' }), 'created');
-    assert.equal((await json<RegIndex>(source, 'reg/contoso.revived/index.json')).items[0]?.items[0]?.catalogEntry.listed, true);
+    assert.equal((await entry(source, 'contoso.revived'))['listed'], true);
   });
 });
 
