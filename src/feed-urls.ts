@@ -12,8 +12,3 @@ export const FEED_SENTINEL = 'https://feed.nugate.invalid/';
 export function materialize(canonical: string, feedBase: string): string {
   return canonical.includes(FEED_SENTINEL) ? canonical.replaceAll(FEED_SENTINEL, feedBase) : canonical;
 }
-
-/** Canonical URL of a nugate resource path, e.g. canonicalUrl('flatcontainer/x/index.json'). */
-export function canonicalUrl(path: string): string {
-  return FEED_SENTINEL + path;
-}

@@ -6,7 +6,8 @@
  * Fields the upstream did send always win.
  */
 import type { Nuspec } from '../nuget/nuspec.ts';
-import { readManifestFromBuffer, readManifestFromFile } from '../nuget/nupkg.ts';
+import { unzipSync } from 'fflate';
+import { readEntryFromFile, readManifestFromBuffer, readManifestFromFile } from '../nuget/nupkg.ts';
 import type { BlobCache, BlobResult } from '../cache/types.ts';
 import type { Json } from '../merge/registration.ts';
 
@@ -66,4 +67,44 @@ async function manifestOf(blob: BlobResult): Promise<{ nuspec: Nuspec; xml: Buff
   if (body.kind === 'file') return readManifestFromFile(body.path);
   body.stream.destroy();
   return undefined;
+}
+
+/** nuget.org refuses icons and readmes over 1 MB; a little headroom, still never a big read into memory. */
+const MAX_ASSET_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The readme or icon of a held package, read from the stored nupkg at the path its nuspec names; undefined when the
+ * package is not held or has none. Served when the upstream does not serve these files itself (nor offline).
+ */
+export async function heldAsset(blobs: BlobCache, upstream: string, id: string, version: string, file: 'readme' | 'icon'): Promise<BlobResult | undefined> {
+  const key = { upstream, id, version, file: 'nupkg' as const };
+  if (!(await blobs.has(key))) return undefined;
+  const blob = await blobs.get(key, async () => 'notFound');
+  if (blob === undefined) return undefined;
+  try {
+    const manifest = await manifestOf(blob);
+    const entry = file === 'readme' ? manifest?.nuspec.readme : manifest?.nuspec.icon;
+    if (entry === undefined) return undefined;
+    const data = await readEntry(blob, entry);
+    if (data === undefined) return undefined;
+    return { body: { kind: 'buffer', data }, size: data.length, contentType: file === 'readme' ? 'text/markdown; charset=utf-8' : iconType(entry), state: 'HIT' };
+  } catch {
+    return undefined;
+  }
+}
+
+async function readEntry(blob: BlobResult, entry: string): Promise<Buffer | undefined> {
+  if (blob.body.kind === 'file') return readEntryFromFile(blob.body.path, entry, MAX_ASSET_BYTES);
+  if (blob.body.kind !== 'buffer') return undefined;
+  const wanted = entry.replace(/\\/g, '/').toLowerCase();
+  const files = unzipSync(blob.body.data, { filter: (f) => f.name.toLowerCase() === wanted && f.originalSize <= MAX_ASSET_BYTES });
+  const found = Object.values(files)[0];
+  return found === undefined ? undefined : Buffer.from(found);
+}
+
+function iconType(entry: string): string {
+  const lower = entry.toLowerCase();
+  if (lower.endsWith('.png')) return 'image/png';
+  if (lower.endsWith('.jpg') || lower.endsWith('.jpeg')) return 'image/jpeg';
+  return 'application/octet-stream';
 }

@@ -24,7 +24,7 @@ import { upstreamCredentialHeaders } from '../upstream/credentials.ts';
 import { fetchBuffer, fetchStream, type FetchRequest, type FetchedBuffer, type FetchedStream } from '../upstream/http.ts';
 import { docKey, idKeys, idOfKey, keyPrefix } from './keys.ts';
 import type { LinkSigner } from './links.ts';
-import { completeEntry, entryFromNuspec, heldNuspec, isBare } from './complete.ts';
+import { completeEntry, entryFromNuspec, heldAsset, heldNuspec, isBare } from './complete.ts';
 import { browserTemplatesOf } from './templates.ts';
 import type { Answer, AnswerMeta, AutocompletePage, Capabilities, HeldPackage, PublishTarget, SearchPage, Source, VersionsOptions } from './source.ts';
 
@@ -702,7 +702,7 @@ export class HttpSource implements Source {
     if (file === 'nuspec') {
       return { body: { kind: 'buffer', data: held.xml }, size: held.xml.length, contentType: 'application/xml', state: 'HIT' };
     }
-    return undefined;
+    return file === 'nupkg' ? undefined : heldAsset(this.deps.blobs, this.name, id, version, file);
   }
 
   // --- vulnerability data and links ---------------------------------------------------------------------
