@@ -130,8 +130,9 @@ class Folder implements FolderSource {
       const read = await this.readFile(pkg, file);
       if (read === 'absent') return undefined;
       if (read === 'gone') {
-        // Let the index catch up; this request answers "not here" without waiting for it.
-        void this.live.rescan();
+        // Let the index catch up (at most one walk per MISS_RESCAN_MS however often it is asked for); this
+        // request answers "not here" without waiting for it.
+        void this.live.refresh(MISS_RESCAN_MS);
         return undefined;
       }
       if (read !== 'changed') return read;
