@@ -1,20 +1,34 @@
 /**
- * The only place that talks to undici. One Agent (a Pool per origin) with explicit limits; manual redirects so
- * that credentials never follow a hop to another origin and a non-http(s) Location is refused; transport
- * failures become UpstreamError with the cause kept.
+ * The only place that talks to undici. One Agent (a Pool per origin) with explicit limits and a DNS guard against
+ * link-local and metadata addresses; the bounded fetch itself lives in fetch.ts. The older `upstreamRequest` /
+ * `readBody` pair stays until every caller uses fetchBuffer/fetchStream; it shares the redirect policy, the
+ * credential rule and the streamed, decoded-bytes cap.
  */
 import { Agent, type Dispatcher } from 'undici';
-import { createGunzip, createInflate, createBrotliDecompress, gunzipSync, inflateSync, brotliDecompressSync } from 'node:zlib';
+import type { LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
+import { createGunzip, createInflate, createBrotliDecompress } from 'node:zlib';
 import { UpstreamError } from '../errors.ts';
+import { guardedLookup } from './redirect-policy.ts';
+import { Exchange, boundedBody, collect, openFollowing } from './fetch.ts';
 
-export function createDispatcher(): Dispatcher {
+export { fetchBuffer, fetchStream, type FetchRequest, type FetchedBuffer, type FetchedStream } from './fetch.ts';
+
+export interface DispatcherOptions {
+  /** Connections per origin (default 16: enough for parallel restores, polite to a shared feed). */
+  connections?: number;
+  /** The resolver behind the address guard (tests map names onto addresses with it). Default: dns.lookup. */
+  lookup?: LookupFunction;
+}
+
+export function createDispatcher(opts: DispatcherOptions = {}): Dispatcher {
   return new Agent({
-    connections: 64,
+    connections: opts.connections ?? 16,
     keepAliveTimeout: 30_000,
+    // Backstops only: every request sets its own from the upstream's timeout and idleTimeout.
     headersTimeout: 30_000,
     bodyTimeout: 60_000,
-    connect: { timeout: 10_000 },
+    connect: { timeout: 10_000, lookup: guardedLookup(opts.lookup) },
   });
 }
 
@@ -39,71 +53,28 @@ export interface UpstreamResponse {
   url: string;
 }
 
-const MAX_REDIRECTS = 5;
+/** Old callers' per-read body timeout (undici's bodyTimeout before the bounded fetch). */
+const LEGACY_BODY_TIMEOUT = 60_000;
 
-function flattenHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h)) {
-    if (v === undefined) continue;
-    out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
-  }
-  return out;
-}
-
-/** Maps a transport failure to an UpstreamError, keeping the cause (style.md rule 5). */
+/** Maps a transport failure to an UpstreamError naming only the upstream and an error code (style.md rule 5). */
 export function toUpstreamError(upstream: string, err: unknown): UpstreamError {
   if (err instanceof UpstreamError) return err;
-  const code = (err as { code?: string } | undefined)?.code ?? '';
-  const message = (err as Error | undefined)?.message ?? String(err);
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || (err as Error)?.name === 'TimeoutError') {
-    return new UpstreamError(upstream, `timed out (${code || 'timeout'})`, { cause: err, status: 504 });
-  }
-  return new UpstreamError(upstream, `request failed: ${code ? `${code} ` : ''}${message}`, { cause: err });
+  return new Exchange({ upstream }).classify(err, 'connect');
 }
 
 /**
- * Sends one request and follows redirects by hand. Throws UpstreamError on transport failure; any HTTP status is
- * returned (callers decide what a 404 or 5xx means).
+ * Sends one request and follows redirects under the policy (redirect-policy.ts). Throws UpstreamError on transport
+ * failure; any HTTP status is returned with its raw (still encoded) body. Prefer fetchBuffer / fetchStream.
  */
 export async function upstreamRequest(dispatcher: Dispatcher, req: UpstreamRequest): Promise<UpstreamResponse> {
-  // The budget covers connect + headers; a big package body then runs under undici's per-read bodyTimeout,
-  // like the NuGet client's own 100 s header / 60 s per-read split (protocol.md §2.2).
-  const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(Object.assign(new Error(`no response within ${req.timeout} ms`), { name: 'TimeoutError' })), req.timeout);
-  const signal = req.signal ? AbortSignal.any([req.signal, deadline.signal]) : deadline.signal;
+  const x = new Exchange(req);
+  x.startDeadline(req.timeout);
   try {
-    return await follow(dispatcher, req, signal);
+    const opened = await openFollowing(dispatcher, req, x, { headersTimeout: req.timeout, bodyTimeout: LEGACY_BODY_TIMEOUT });
+    return { status: opened.status, headers: opened.headers, body: opened.body, url: opened.url };
   } finally {
-    clearTimeout(timer);
+    x.stopDeadline();
   }
-}
-
-async function follow(dispatcher: Dispatcher, req: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
-  let url = req.url;
-  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const target = new URL(url);
-    const headers: Record<string, string> = { 'user-agent': 'nugate/0.1 (+NuGet V3 proxy)', ...req.headers };
-    if (req.credentials && (req.credentialOrigins ?? []).includes(target.origin)) Object.assign(headers, req.credentials);
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await dispatcher.request({ origin: target.origin, path: target.pathname + target.search, method: req.method ?? 'GET', headers, signal });
-    } catch (err) {
-      throw toUpstreamError(req.upstream, err);
-    }
-    const resHeaders = flattenHeaders(res.headers);
-    if (res.statusCode >= 300 && res.statusCode < 400 && res.statusCode !== 304 && resHeaders.location) {
-      res.body.resume();
-      const next = new URL(resHeaders.location, url);
-      // .NET never follows to another scheme family either; a signed blob URL is followed verbatim (no auth).
-      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-        throw new UpstreamError(req.upstream, `refused redirect to ${next.protocol} URL`);
-      }
-      url = next.href;
-      continue;
-    }
-    return { status: res.statusCode, headers: resHeaders, body: res.body, url };
-  }
-  throw new UpstreamError(req.upstream, `too many redirects (> ${MAX_REDIRECTS})`);
 }
 
 /** Removes any Content-Encoding from a stream (nuget.org sends gzip on its gz hives whatever we ask). */
@@ -117,38 +88,14 @@ export function decodedStream(body: Readable, encoding: string | undefined): Rea
   throw new Error(`unsupported content-encoding "${encoding}"`);
 }
 
-/** Reads a whole (small) body with a cap and decodes it. Used for JSON only, never for packages. */
+/**
+ * Reads a whole (small) body, decoding it as a stream with the cap on decoded bytes. Used for JSON only, never for
+ * packages. Prefer fetchBuffer, which also bounds the body in time.
+ */
 export async function readBody(upstream: string, res: UpstreamResponse, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  try {
-    for await (const chunk of res.body) {
-      const b = chunk as Buffer;
-      total += b.length;
-      if (total > maxBytes) {
-        res.body.destroy();
-        throw new UpstreamError(upstream, `response larger than ${maxBytes} bytes`);
-      }
-      chunks.push(b);
-    }
-  } catch (err) {
-    throw toUpstreamError(upstream, err);
-  }
-  const raw = Buffer.concat(chunks, total);
-  const declared = res.headers['content-length'];
-  if (declared !== undefined && Number(declared) !== raw.length) {
-    throw new UpstreamError(upstream, `truncated body (${raw.length} of ${declared} bytes)`);
-  }
-  const enc = (res.headers['content-encoding'] ?? '').trim().toLowerCase();
-  try {
-    if (enc === '' || enc === 'identity') return raw;
-    if (enc === 'gzip' || enc === 'x-gzip') return gunzipSync(raw);
-    if (enc === 'deflate') return inflateSync(raw);
-    if (enc === 'br') return brotliDecompressSync(raw);
-  } catch (err) {
-    throw new UpstreamError(upstream, `invalid ${enc} body`, { cause: err });
-  }
-  throw new UpstreamError(upstream, `unsupported content-encoding "${enc}"`);
+  const x = new Exchange({ upstream });
+  const bounded = boundedBody({ ...res, method: 'GET' }, x, { maxBytes, idleTimeout: LEGACY_BODY_TIMEOUT, bombGuard: false });
+  return collect(bounded.body);
 }
 
 /** Drains and discards a body we do not need, so the connection can be reused. */
