@@ -14,6 +14,7 @@ import { parseDuration, parseSize, formatBytes } from './config/units.ts';
 import { createApp } from './app.ts';
 import { listen } from './server.ts';
 import { createLogger } from './ops/logger.ts';
+import { secretValues } from './ops/secrets.ts';
 import { createCache } from './cache/index.ts';
 import { importNuGetConfig } from './config/import-nuget-config.ts';
 import { superviseWorkers } from './cluster.ts';
@@ -46,7 +47,7 @@ async function loadWithOverrides(values: { config?: string | undefined; port?: s
 }
 
 async function serveCommand(config: Config): Promise<void> {
-  const log = createLogger(config.log.level);
+  const log = createLogger(config.log.level, undefined, { secrets: secretValues(config, process.env) });
   if (config.workers > 1 && cluster.isPrimary) return superviseWorkers(config.workers, log);
   const nugate = await createApp({ config, log });
   const running = await listen(nugate, config.listen.host, config.listen.port);

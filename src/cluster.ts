@@ -1,51 +1,64 @@
 /**
  * The primary process when `workers` > 1 (node:cluster): it forks the workers, which share the listening port
- * and the cache directory, restarts one that dies (at most a few times a minute, so a crash loop ends), and on
- * SIGTERM/SIGINT stops them all and exits 0 once every worker has drained.
+ * and the cache directory, and restarts one that dies as long as ops/restart-policy.ts allows. On SIGTERM/SIGINT
+ * it stops them all and exits 0 once every worker has drained. When it gives up (every worker fails at start,
+ * or a crash loop) it logs why, stops the rest and exits 1: a supervisor (systemd, Kubernetes) must see a
+ * failure, not a clean stop.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
+import { RestartPolicy } from './ops/restart-policy.ts';
 
-const MAX_RESTARTS_PER_MINUTE = 5;
+/** Exit code of a primary that gave up on its workers. */
+export const GAVE_UP_EXIT_CODE = 1;
 
 export function superviseWorkers(count: number, log: Logger): Promise<void> {
   return new Promise((resolve) => {
+    const policy = new RestartPolicy({ workers: count });
+    // Workers that reached `listening`: only they prove the configuration works.
+    const served = new Set<number>();
     let stopping = false;
-    const restarts: number[] = [];
-    const fork = (): Worker => cluster.fork();
+    let exitCode = 0;
+    const alive = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    const finish = (): void => {
+      log.info({ exitCode }, 'nugate: all workers stopped');
+      resolve();
+      process.exit(exitCode);
+    };
+    const stopAll = (): void => {
+      stopping = true;
+      const workers = alive();
+      if (workers.length === 0) return finish();
+      for (const w of workers) w.process.kill('SIGTERM');
+    };
+    cluster.on('listening', (worker) => {
+      served.add(worker.id);
+      policy.listening();
+    });
     cluster.on('exit', (worker, code, signal) => {
+      const listened = served.delete(worker.id);
       if (stopping) {
-        if (Object.keys(cluster.workers ?? {}).length === 0) {
-          log.info('nugate: all workers stopped');
-          resolve();
-          process.exit(0);
-        }
+        if (alive().length === 0) finish();
         return;
       }
-      const now = Date.now();
-      while (restarts.length > 0 && (restarts[0] ?? 0) < now - 60_000) restarts.shift();
-      if (restarts.length >= MAX_RESTARTS_PER_MINUTE) {
-        log.fatal({ pid: worker.process.pid, code, signal }, 'nugate: workers keep dying; giving up');
-        stopping = true;
-        for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
-        process.exitCode = 1;
+      const verdict = policy.died(listened);
+      if (!verdict.restart) {
+        log.fatal({ pid: worker.process.pid, code, signal, exitCode: GAVE_UP_EXIT_CODE }, `nugate: giving up on workers: ${verdict.reason}`);
+        exitCode = GAVE_UP_EXIT_CODE;
+        stopAll();
         return;
       }
-      restarts.push(now);
-      log.error({ pid: worker.process.pid, code, signal }, 'nugate: worker died; starting a new one');
-      fork();
+      log.error({ pid: worker.process.pid, code, signal, listened }, 'nugate: worker died; starting a new one');
+      cluster.fork();
     });
     const stop = (signal: NodeJS.Signals): void => {
       if (stopping) return;
-      stopping = true;
       log.info({ signal }, 'nugate shutting down workers');
-      const alive = Object.values(cluster.workers ?? {});
-      if (alive.length === 0) process.exit(0);
-      for (const w of alive) w?.process.kill('SIGTERM');
+      stopAll();
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
-    for (let i = 0; i < count; i++) fork();
+    for (let i = 0; i < count; i++) cluster.fork();
     log.info({ workers: count }, 'nugate supervising workers');
   });
 }

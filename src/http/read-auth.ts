@@ -4,7 +4,7 @@
  * 403 (protocol.md §2.3, §5 items 57–58).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { Config } from '../config/schema.ts';
 
 export interface ReadAuthOptions {
@@ -14,6 +14,11 @@ export interface ReadAuthOptions {
    * guarded by API keys instead. Read routes are GET/HEAD only, so this exemption can open no read resource.
    */
   isPublic?: (method: string, path: string) => boolean;
+  /**
+   * Called for each request answered 401. Read auth runs before the access log, so nothing else records a
+   * refused request: this is where it is counted, under one series whatever it asked for.
+   */
+  onRejected?: (c: Context) => void;
 }
 
 const PUBLISH_PATH = /\/(?:package|symbolpackage)(?:\/[^/]+\/[^/]+)?\/?$/;
@@ -84,6 +89,7 @@ export function readAuth(config: Config, options: ReadAuthOptions = {}): Middlew
     const apiKey = c.req.header('x-nuget-apikey');
     if (apiKey !== undefined) creds.apiKey = apiKey;
     if (check(creds)) return next();
+    options.onRejected?.(c);
     return c.text('Authentication required', 401, { 'WWW-Authenticate': challenge });
   };
 }

@@ -1,8 +1,13 @@
 /**
- * Structured JSON logs (pino). Credentials are redacted by path, and request logging only ever records the
- * header names it needs, so a key can reach a log line by neither route.
+ * Structured JSON logs (pino). A credential can reach a log line by none of three routes:
+ * - request logging records only the fields it names (ops/access-log.ts), never a header;
+ * - errors are reduced to type, code, message, stack and cause (`serializeError`): the extra fields some
+ *   errors carry (undici's `headers`, request options, bodies) are dropped, and header-shaped fields anywhere
+ *   are redacted by path;
+ * - the values of the secrets nugate holds (upstream tokens and headers, from the environment) are replaced in
+ *   every line written, so even an error message that quotes one prints `[redacted]`.
  */
-import { pino, type Logger, type DestinationStream } from 'pino';
+import { pino, type Logger, type DestinationStream, type LoggerOptions } from 'pino';
 
 export const REDACT_PATHS = [
   'headers.authorization',
@@ -11,12 +16,72 @@ export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers["x-nuget-apikey"]',
   'req.headers.cookie',
+  '*.headers.authorization',
+  '*.headers["x-nuget-apikey"]',
+  '*.headers.cookie',
   '*.password',
   '*.apiKey',
   '*.token',
 ];
 
-export function createLogger(level: string, destination?: DestinationStream): Logger {
-  const opts = { level, base: { app: 'nugate' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+const CENSOR = '[redacted]';
+
+// Shorter values are too likely to occur by chance (and replacing them would garble lines) to be worth hiding.
+const MIN_SECRET_LENGTH = 6;
+const MAX_CAUSE_DEPTH = 3;
+
+export interface SerializedError {
+  type: string;
+  message: string;
+  code?: string | number;
+  stack?: string;
+  cause?: SerializedError | string;
+}
+
+/**
+ * The fields of an error worth logging, and nothing else.
+ *
+ * @example
+ * serializeError(Object.assign(new Error('boom'), { headers: { authorization: 'x' } })) // { type: 'Error', message: 'boom', stack: … }
+ */
+export function serializeError(err: unknown, depth = 0): SerializedError | string {
+  if (!(err instanceof Error)) {
+    // A string is the common case (`err: err.message`); an arbitrary object may hold anything, so only its kind.
+    return typeof err === 'object' && err !== null ? Object.prototype.toString.call(err) : String(err);
+  }
+  const out: SerializedError = { type: err.name, message: err.message };
+  const code: unknown = (err as { code?: unknown }).code;
+  if (typeof code === 'string' || typeof code === 'number') out.code = code;
+  if (err.stack !== undefined) out.stack = err.stack;
+  if (err.cause !== undefined && depth < MAX_CAUSE_DEPTH) out.cause = serializeError(err.cause, depth + 1);
+  return out;
+}
+
+/** Every way a secret value can appear in a JSON log line: as is, and JSON-escaped. */
+function secretForms(secrets: readonly string[]): string[] {
+  const forms = new Set<string>();
+  for (const s of secrets) {
+    if (s.length < MIN_SECRET_LENGTH) continue;
+    forms.add(s);
+    forms.add(JSON.stringify(s).slice(1, -1));
+  }
+  // Longest first, so a secret that contains another is replaced whole.
+  return [...forms].sort((a, b) => b.length - a.length);
+}
+
+export interface LoggerExtras {
+  /** Values that must never be written (credentials read from the environment). */
+  secrets?: readonly string[];
+}
+
+export function createLogger(level: string, destination?: DestinationStream, extras: LoggerExtras = {}): Logger {
+  const forms = secretForms(extras.secrets ?? []);
+  const opts: LoggerOptions = {
+    level,
+    base: { app: 'nugate' },
+    redact: { paths: REDACT_PATHS, censor: CENSOR },
+    serializers: { err: serializeError, error: serializeError },
+    ...(forms.length > 0 ? { hooks: { streamWrite: (line: string) => forms.reduce((out, f) => out.split(f).join(CENSOR), line) } } : {}),
+  };
   return destination ? pino(opts, destination) : pino(opts);
 }
