@@ -50,6 +50,8 @@ export interface AppOptions {
 export interface NugateApp {
   app: Hono<Env>;
   services: Services;
+  /** Waits for background work started so far (revalidations, access-time writes, eviction): tests and shutdown. */
+  settle(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -79,7 +81,7 @@ function mountFeed(root: Hono<Env>, s: Services, feed: Feed, publish: boolean, t
       if (!target) throw new NugateError('NO_PUBLISH', 501, `upstream "${name}" does not accept ${kind === 'package' ? 'packages' : 'symbol packages'}`);
       return target;
     },
-    // A folder upstream stores pushes itself (upstream/folder/publish.ts); nothing goes over HTTP.
+    // A folder upstream stores pushes itself (sources/folder/publish.ts); nothing goes over HTTP.
     local: (name: string) => folders.get(name.toLowerCase()),
     eligible: (id: string) => s.mapping.eligible(id),
     evict: (id: string) => s.invalidate(id),
@@ -181,6 +183,7 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
   return {
     app,
     services,
+    settle: () => cache.settle(),
     async close() {
       await cache.docs.settle().catch(() => {});
       await Promise.all(sources.map((f) => f.close().catch(() => {})));

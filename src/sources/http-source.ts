@@ -600,6 +600,8 @@ export class HttpSource implements Source {
       const versions: HeldPackage['versions'] = [];
       let displayId = id;
       for (const l of stored.leaves) {
+        // Offline, only what nugate can serve is listed (a search hit must lead to a restorable package).
+        if (this.deps.offline && !(await this.holds(id, l.version, 'nupkg'))) continue;
         const item = await this.completed(id, l.version, l.item);
         const entry = isObject(item.catalogEntry) ? item.catalogEntry : undefined;
         if (typeof entry?.id === 'string') displayId = entry.id;
@@ -614,6 +616,7 @@ export class HttpSource implements Source {
       const versions: HeldPackage['versions'] = [];
       let displayId = id;
       for (const version of Array.isArray(list) ? list.filter((v): v is string => typeof v === 'string') : []) {
+        if (this.deps.offline && !(await this.holds(id, version, 'nupkg'))) continue;
         const held = this.completions.get(`${id}/${version}`) ?? (await heldNuspec(this.deps.blobs, this.name, id, version).then((h) => (h ? entryFromNuspec(h.nuspec, id, version) : undefined)));
         if (held !== undefined) {
           this.completions.set(`${id}/${version}`, held);
