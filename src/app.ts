@@ -37,6 +37,7 @@ import type { PublishTarget } from './sources/source.ts';
 import { healthRoutes } from './ops/health.ts';
 import { createMetrics } from './ops/metrics.ts';
 import { createLogger } from './ops/logger.ts';
+import { secretValues } from './ops/secrets.ts';
 import { createAccessLog } from './ops/access-log.ts';
 import { isNugateError, NugateError } from './errors.ts';
 
@@ -99,8 +100,8 @@ function mountFeed(root: Hono<Env>, s: Services, feed: Feed, publish: boolean, t
 export async function createApp(opts: AppOptions): Promise<NugateApp> {
   const { config } = opts;
   const clock: Clock = opts.clock ?? systemClock;
-  const log = opts.log ?? createLogger(config.log.level);
   const env = opts.env ?? process.env;
+  const log = opts.log ?? createLogger(config.log.level, undefined, { secrets: secretValues(config, env) });
   // Fail on a missing credential variable before anything is opened.
   for (const u of config.upstreams) upstreamCredentialHeaders(u, env);
   const cache = await createCache({ config, clock, log });
