@@ -4,13 +4,12 @@
  * indexed (blob-flight.ts). The disk tier is capped at `cache.maxSize`: least recently used blobs go first.
  */
 import type { Logger } from 'pino';
-import { LRUCache } from 'lru-cache';
 import type { BlobStore } from './blob-fs.ts';
 import { BlobFlight, type CompletedDownload } from './blob-flight.ts';
 import type { BlobIndex } from './blob-index.ts';
 import type { Clock } from './clock.ts';
-import type { HotTier } from './hot.ts';
-import { blobIdPrefix, blobRelPath } from './keys.ts';
+import { hotCost, type HotTier } from './hot.ts';
+import { blobRelPath } from './keys.ts';
 import type { BlobEntry, HotValue } from './records.ts';
 import type { BlobCache, BlobFile, BlobKey, BlobLoader, BlobResult } from './types.ts';
 import { verifyDownload, type DownloadFacts } from './verify.ts';
@@ -22,6 +21,8 @@ export interface BlobCacheDeps {
   hot: HotTier<HotValue>;
   /** Disk cap for blobs (cache.maxSize). */
   maxSize: number;
+  /** Largest single download (limits.packageSize): a longer body fails and is never stored. */
+  maxBlobBytes: number;
   clock: Clock;
   log: Logger;
   /** True for an upstream that must not be contacted (offline mode; folder upstreams stay local and live). */
@@ -70,9 +71,8 @@ export class DiskBlobCache implements BlobCache {
   private readonly flights = new Map<string, BlobFlight>();
   private readonly background = new Set<Promise<unknown>>();
   private eviction: Promise<EvictionReport> | undefined;
-  /** id → sequence number of its last evictId; downloads that started earlier do not keep their bytes. */
-  private readonly evictedIds = new LRUCache<string, number>({ max: 10_000 });
-  private evictSeq = 0;
+  /** Per flight: set by evictId while it runs, so it serves its clients but keeps nothing. */
+  private readonly discarded = new WeakSet<BlobFlight>();
 
   constructor(deps: BlobCacheDeps) {
     this.deps = deps;
@@ -100,10 +100,13 @@ export class DiskBlobCache implements BlobCache {
   }
 
   async evictId(id: string): Promise<void> {
-    this.evictedIds.set(id, ++this.evictSeq);
-    const prefix = HOT_PREFIX + blobIdPrefix(id);
-    for (const k of [...this.deps.hot.keys()]) if (k.startsWith(prefix)) this.deps.hot.delete(k);
-    // The id's folder lists its blobs: no walk over the index.
+    // Downloads of the id in flight (a handful at most) keep nothing; later requests start their own.
+    for (const [rel, flight] of this.flights) {
+      if (flight.key.id !== id) continue;
+      this.discarded.add(flight);
+      this.flights.delete(rel);
+    }
+    // The id's folder lists its blobs (and so its hot entries): no walk over the index or the hot tier.
     for (const key of await this.deps.store.listId(id)) await this.removeBlob(key);
   }
 
@@ -159,17 +162,16 @@ export class DiskBlobCache implements BlobCache {
   }
 
   private startFlight(key: BlobKey, rel: string, loader: BlobLoader): BlobFlight {
-    const startSeq = this.evictSeq;
     const flight: BlobFlight = new BlobFlight({
       key,
       store: this.deps.store,
       lookup: () => this.lookup(key, rel),
       loader: isOffline(this.deps.offline, key.upstream) ? undefined : loader,
       verify: (facts) => this.verify(facts),
-      shouldKeep: () => (this.evictedIds.get(key.id) ?? 0) <= startSeq,
+      shouldKeep: () => !this.discarded.has(flight),
       index: (done) => this.indexBlob(rel, done),
       contentType: (t) => FIXED_TYPES[key.file] ?? t ?? DEFAULT_TYPES[key.file],
-      maxBytes: this.deps.maxSize,
+      maxBytes: this.deps.maxBlobBytes,
       onEnd: () => {
         if (this.flights.get(rel) === flight) this.flights.delete(rel);
       },
@@ -183,7 +185,10 @@ export class DiskBlobCache implements BlobCache {
     return flight;
   }
 
-  /** The stored blob: checked against the disk, promoted to the hot tier when small enough. */
+  /**
+   * The stored blob, opened before this returns: checked against its index entry, promoted to the hot tier
+   * when small enough, else handed out as an open file that an eviction from now on cannot take away.
+   */
   private async lookup(key: BlobKey, rel: string): Promise<BlobResult | undefined> {
     let entry: BlobEntry | undefined;
     try {
@@ -193,22 +198,29 @@ export class DiskBlobCache implements BlobCache {
       return undefined;
     }
     if (entry === undefined) return undefined;
-    const size = await this.deps.store.size(key);
-    if (size !== entry.size) {
+    const opened = await this.deps.store.open(key).catch((err: unknown) => {
+      this.deps.log.warn({ err, rel }, 'cannot open a stored blob');
+      return undefined;
+    });
+    if (opened?.size !== entry.size) {
       // Removed or damaged behind our back: forget it and download again.
-      this.deps.log.warn({ rel, indexed: entry.size, onDisk: size }, 'blob file missing or wrong size; dropping it');
+      await opened?.handle.close().catch(() => undefined);
+      this.deps.log.warn({ rel, indexed: entry.size, onDisk: opened?.size }, 'blob file missing or wrong size; dropping it');
       await this.removeBlob(key).catch(() => undefined);
       return undefined;
     }
     this.deps.index.touch(rel, entry);
-    if (this.deps.hot.accepts(entry.size)) {
-      const data = await this.deps.store.read(key).catch(() => undefined);
+    const hotKey = HOT_PREFIX + rel;
+    if (this.deps.hot.accepts(hotCost(hotKey, entry.size))) {
+      const data = await opened.handle.readFile().catch(() => undefined);
+      await opened.handle.close().catch(() => undefined);
       if (data !== undefined && data.length === entry.size) {
-        this.deps.hot.set(HOT_PREFIX + rel, { type: 'blob', data, entry }, data.length);
+        this.deps.hot.set(hotKey, { type: 'blob', data, entry }, hotCost(hotKey, data.length));
         return hitResult(entry, { kind: 'buffer', data });
       }
+      return undefined;
     }
-    return hitResult(entry, { kind: 'file', path: this.deps.store.path(key) });
+    return hitResult(entry, { kind: 'file', path: this.deps.store.path(key), handle: opened.handle });
   }
 
   private async indexBlob(rel: string, done: CompletedDownload): Promise<void> {

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { UpstreamError } from '../errors.ts';
+import { closeBlobBody } from './blob-body.ts';
 import type { BlobStore, TempBlob } from './blob-fs.ts';
 import { TailReader, type TailSource } from './tail-reader.ts';
 import type { BlobKey, BlobLoader, BlobResult, UpstreamBody } from './types.ts';
@@ -32,7 +33,7 @@ export interface FlightDeps {
   /** Indexes a committed blob. Must not throw: the bytes are good even if the index write fails. */
   index(done: CompletedDownload): Promise<void>;
   contentType(upstreamType: string | undefined): string;
-  /** Downloads larger than this fail (a bound on disk use per download; style.md rule 11). */
+  /** Downloads larger than this fail (limits.packageSize: a bound on disk use per download; style.md rule 11). */
   maxBytes: number;
   /** Called exactly once, synchronously with the flight's end: remove it from the map of flights. */
   onEnd(): void;
@@ -68,6 +69,10 @@ export class BlobFlight implements TailSource {
     this.deps = deps;
     this.next = this.newChangePromise();
     this.ended = this.run();
+  }
+
+  get key(): BlobKey {
+    return this.deps.key;
   }
 
   /** A result for one more client: the stored blob, a stream of the download, or undefined (not found). */
@@ -150,12 +155,31 @@ export class BlobFlight implements TailSource {
     for (const w of waiters) w.resolve(result);
   }
 
+  /**
+   * Answers every waiter with the stored blob. A file body's open handle belongs to one reader, so each
+   * further waiter gets a lookup (and a handle) of its own; a buffer is shared.
+   */
+  private answerStored(hit: BlobResult): void {
+    const [first, ...rest] = this.waiters;
+    this.waiters = [];
+    if (first === undefined) {
+      void closeBlobBody(hit.body);
+      return;
+    }
+    first.resolve(hit);
+    for (const w of rest) {
+      if (hit.body.kind === 'buffer') w.resolve(hit);
+      else this.deps.lookup().then(w.resolve, w.reject);
+    }
+  }
+
   private async run(): Promise<void> {
     try {
       const hit = await this.deps.lookup();
       if (hit !== undefined || this.deps.loader === undefined) {
         this.end('done');
-        this.answerWaiters(hit);
+        if (hit === undefined) this.answerWaiters(undefined);
+        else this.answerStored(hit);
         return;
       }
       const body = await this.deps.loader();
@@ -166,6 +190,8 @@ export class BlobFlight implements TailSource {
       }
       this.upstream = body;
       if (this.abortReason !== undefined) throw this.abortReason;
+      // Refused before a byte is written when the upstream announces it; counted while streaming otherwise.
+      if (body.length !== undefined && body.length > this.deps.maxBytes) throw this.tooLarge();
       this.temp = await this.deps.store.begin(this.deps.key);
       this.contentType = this.deps.contentType(body.contentType);
       this.phase = 'streaming';
@@ -208,6 +234,10 @@ export class BlobFlight implements TailSource {
     this.release();
   }
 
+  private tooLarge(): UpstreamError {
+    return new UpstreamError(this.deps.key.upstream, `${this.deps.key.file} larger than limits.packageSize (${this.deps.maxBytes} bytes)`);
+  }
+
   /** Copies the upstream body into the temp file, honoring backpressure; returns its SHA-512 (base64). */
   private async pump(stream: Readable, length: number | undefined): Promise<string> {
     const temp = this.temp;
@@ -219,9 +249,7 @@ export class BlobFlight implements TailSource {
       if (length !== undefined && this.written + buf.length > length) {
         throw new UpstreamError(this.deps.key.upstream, `sent more than its Content-Length of ${length} bytes`);
       }
-      if (this.written + buf.length > this.deps.maxBytes) {
-        throw new Error(`download larger than the cache limit of ${this.deps.maxBytes} bytes`);
-      }
+      if (this.written + buf.length > this.deps.maxBytes) throw this.tooLarge();
       hash.update(buf);
       await temp.write(buf, this.written);
       this.written += buf.length;

@@ -12,8 +12,9 @@
  * the temp files of a live neighbour.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rmdir, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rmdir, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
+import { isErrno, syncDir } from './fs-util.ts';
 import { blobRelPath, escapeSegment, parseBlobRelPath } from './keys.ts';
 import type { BlobKey } from './types.ts';
 
@@ -38,6 +39,12 @@ export interface TempBlob {
   close(): Promise<void>;
 }
 
+/** A complete blob opened for reading; the caller closes the handle (or hands it to a stream that does). */
+export interface OpenBlob {
+  handle: FileHandle;
+  size: number;
+}
+
 /** The storage interface the blob cache needs; test/contract/blob-store.contract.ts covers it. */
 export interface BlobStore {
   /** Prepares the folders and removes temp files left by a crash; returns how many it removed. */
@@ -45,17 +52,15 @@ export interface BlobStore {
   begin(key: BlobKey): Promise<TempBlob>;
   /** Absolute path of a complete blob (it may not exist). */
   path(key: BlobKey): string;
-  /** Size of a complete blob, or undefined when there is none. */
-  size(key: BlobKey): Promise<number | undefined>;
-  read(key: BlobKey): Promise<Buffer>;
+  /**
+   * Opens a complete blob for reading, or undefined when there is none. The handle keeps the bytes readable
+   * even if the blob is removed afterwards (POSIX unlink semantics), so a send in progress survives eviction.
+   */
+  open(key: BlobKey): Promise<OpenBlob | undefined>;
   /** Removes a complete blob; true when it existed. */
   remove(key: BlobKey): Promise<boolean>;
   /** Every complete blob of an id, found by listing that id's folder only. */
   listId(id: string): Promise<BlobKey[]>;
-}
-
-function isErrno(err: unknown, ...codes: string[]): boolean {
-  return err instanceof Error && codes.includes((err as NodeJS.ErrnoException).code ?? '');
 }
 
 /** Is the process alive? EPERM means it exists but belongs to someone else. */
@@ -65,19 +70,6 @@ function isAlive(pid: number): boolean {
     return true;
   } catch (err) {
     return isErrno(err, 'EPERM');
-  }
-}
-
-/** Makes a rename durable (POSIX needs the directory fsync'd). Some file systems refuse; that is not fatal. */
-async function syncDir(dir: string): Promise<void> {
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(dir, 'r');
-    await fh.sync();
-  } catch {
-    // e.g. EISDIR/EINVAL on file systems without directory fsync.
-  } finally {
-    await fh?.close().catch(() => undefined);
   }
 }
 
@@ -156,18 +148,23 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  async size(key: BlobKey): Promise<number | undefined> {
+  async open(key: BlobKey): Promise<OpenBlob | undefined> {
+    let handle: FileHandle;
     try {
-      const info = await stat(this.path(key));
-      return info.isFile() ? info.size : undefined;
+      handle = await open(this.path(key), 'r');
     } catch (err) {
-      if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
+      if (isErrno(err, 'ENOENT', 'ENOTDIR', 'EISDIR')) return undefined;
       throw err;
     }
-  }
-
-  read(key: BlobKey): Promise<Buffer> {
-    return readFile(this.path(key));
+    try {
+      const info = await handle.stat();
+      if (info.isFile()) return { handle, size: info.size };
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw err;
+    }
+    await handle.close().catch(() => undefined);
+    return undefined;
   }
 
   async remove(key: BlobKey): Promise<boolean> {

@@ -1,17 +1,20 @@
 /**
- * DocCache (types.ts) over the hot tier and the metadata tier: TTL per kind, stale-while-revalidate,
- * conditional revalidation, stale-if-error, coalescing and offline mode (design.md §3).
+ * DocCache (types.ts) over the hot tier and the metadata tier (design.md §3). The freshness rule in one
+ * sentence: fresh within the TTL; after it, revalidate before answering, and serve the stale copy only when the
+ * upstream fails or misses `cache.revalidateTimeout` (the revalidation then finishes in the background and its
+ * result is stored for the next request). Also: coalescing, conditional revalidation, offline mode, exact
+ * eviction, negative entries that expire and go, and a metadata tier capped by `cache.maxMetadataSize`.
  */
 import type { Logger } from 'pino';
-import { LRUCache } from 'lru-cache';
 import { notFound, UpstreamError } from '../errors.ts';
 import type { Clock } from './clock.ts';
-import type { HotTier } from './hot.ts';
+import { hotCost, type HotTier } from './hot.ts';
 import type { MetaStore } from './meta.ts';
+import { metaCost, type MetaIndex, type SeedEntry } from './meta-index.ts';
 import type { Policy } from './policy.ts';
 import type { DocRecord, HotValue } from './records.ts';
-import type { DocCache, DocKind, DocLoader, DocResult, LoadResult, StoredDoc } from './types.ts';
-import { cachedCopyWarning, failureReason } from './warning.ts';
+import { failureKind, staleReason, type FailureKind } from './stale-reason.ts';
+import type { DocCache, DocGetOptions, DocKind, DocLoader, DocResult, LoadResult, StoredDoc } from './types.ts';
 
 export interface DocCacheDeps {
   store: MetaStore<DocRecord>;
@@ -22,11 +25,13 @@ export interface DocCacheDeps {
   /** True for an upstream that must not be contacted (offline mode; folder upstreams stay local and live). */
   offline: (upstream: string) => boolean;
   /**
-   * How long past its TTL a copy is still served at once while it revalidates in the background. Older
-   * copies are revalidated in the foreground (that call waits, and gets REVALIDATED or MISS). Default:
-   * unbounded, i.e. always stale-while-revalidate.
+   * `cache.revalidateTimeout` in ms: how long a request waits for the revalidation of an expired copy before
+   * it is answered with that copy (STALE). A miss (nothing cached) waits for the loader, bounded by the
+   * upstream's own timeout.
    */
-  maxStaleMs?: number;
+  revalidateTimeoutMs: number;
+  /** Accounting of the metadata tier: `cache.maxMetadataSize` and the expiry of negative entries. */
+  index: MetaIndex;
 }
 
 interface Loaded {
@@ -34,88 +39,91 @@ interface Loaded {
   notModified: boolean;
 }
 
+/** Set when a load's key is evicted while it runs: it still answers its callers but stores nothing. */
+interface Discard {
+  discard: boolean;
+}
+
+/** One load in progress. */
+interface Flight {
+  promise: Promise<Loaded>;
+  control: Discard;
+}
+
 const HOT_PREFIX = 'd:';
-/** Rough per-entry overhead in the hot tier besides the body (object, validators, key). */
-const HOT_OVERHEAD = 256;
-/** How many recent evictions in-flight loads are checked against. */
-const EVICTION_MEMORY = 64;
+const TIMED_OUT = Symbol('timed out');
 
 export class TieredDocCache implements DocCache {
   private readonly deps: DocCacheDeps;
-  private readonly maxStaleMs: number;
-  /** In-flight loads by key: concurrent misses share one upstream request (style.md rule 9). */
-  private readonly flights = new Map<string, Promise<Loaded>>();
-  private readonly background = new Set<Promise<void>>();
-  /** Keys whose background revalidation got 304: the next fresh answer says REVALIDATED (once). */
-  private readonly revalidated = new LRUCache<string, true>({ max: 10_000 });
-  /** Keys whose last revalidation failed, with the reason: their stale answers carry the warning. */
-  private readonly failures = new LRUCache<string, string>({ max: 10_000 });
-  /** Recent evict() calls; a load that started before one of them must not store what it fetched. */
-  private evictions: Array<{ seq: number; prefixes: string[] }> = [];
-  private evictSeq = 0;
+  /** In-flight loads by key: concurrent requests share one upstream request (style.md rule 9). */
+  private readonly flights = new Map<string, Flight>();
+  /** Loads and removals still running (settle, close); each removes itself when done. */
+  private readonly background = new Set<Promise<unknown>>();
+  /** Removals in progress by key: a write of the same key waits for it, so a late unlink cannot undo it. */
+  private readonly removals = new Map<string, Promise<void>>();
+  /** Loads already reported as finishing in the background (so several timed-out callers log once). */
+  private readonly lateLoads = new WeakSet<Promise<Loaded>>();
 
   constructor(deps: DocCacheDeps) {
     this.deps = deps;
-    this.maxStaleMs = deps.maxStaleMs ?? Number.POSITIVE_INFINITY;
   }
 
-  async get(key: string, kind: DocKind, upstream: string, loader: DocLoader): Promise<DocResult> {
-    const { clock, policy } = this.deps;
+  /**
+   * Seeds the metadata accounting with one walk over the store (start-up): sizes, the order to evict in, and
+   * negative entries to expire. Expired negatives and anything over the cap are removed at once.
+   */
+  async init(): Promise<void> {
+    const { policy } = this.deps;
+    const found: SeedEntry[] = [];
+    for await (const [key, record] of this.deps.store.entries()) {
+      const entry: SeedEntry = { key, bytes: metaCost(key, record.doc.body), storedAt: record.doc.storedAt };
+      if (record.doc.status === 404) entry.expiresAt = record.doc.storedAt + policy.ttl(record.kind, record.doc.upstream, 404);
+      found.push(entry);
+    }
+    const doomed = this.deps.index.seed(found);
+    doomed.push(...this.deps.index.expired(this.deps.clock.now()));
+    if (doomed.length > 0) this.deps.log.info({ removed: doomed.length }, 'removing expired negative entries and documents over cache.maxMetadataSize');
+    await Promise.all(doomed.map((key) => this.remove(key)));
+  }
+
+  async get(key: string, kind: DocKind, upstream: string, loader: DocLoader, opts: DocGetOptions = {}): Promise<DocResult> {
+    this.removeExpired();
     const cached = await this.read(key, kind, upstream);
     if (this.deps.offline(upstream)) {
       if (cached !== undefined) return { doc: cached.doc, state: 'HIT', ageMs: this.ageOf(cached.doc) };
       throw notFound(`nugate is offline and this document is not cached`);
     }
-    if (cached !== undefined) {
+    if (cached !== undefined && opts.revalidate !== true) {
       const age = this.ageOf(cached.doc);
-      const ttl = policy.ttl(kind, upstream, cached.doc.status);
-      if (age < ttl) {
-        const state = this.revalidated.delete(key) ? 'REVALIDATED' : 'HIT';
-        return { doc: cached.doc, state, ageMs: age };
-      }
-      // An expired 404 is reloaded in the foreground: its short TTL exists so a new package shows up
-      // promptly, and a stale "not found" would also be kept by the client's own 30-minute cache.
-      if (age - ttl < this.maxStaleMs && cached.doc.status !== 404) {
-        this.refreshInBackground(key, kind, upstream, loader, cached.doc);
-        const reason = this.failures.get(key);
-        const result: DocResult = { doc: cached.doc, state: 'STALE', ageMs: age };
-        if (reason !== undefined) result.warning = cachedCopyWarning(upstream, reason, age);
-        return result;
+      if (age < this.deps.policy.ttl(kind, upstream, cached.doc.status)) {
+        this.deps.index.touch(key);
+        return { doc: cached.doc, state: 'HIT', ageMs: age };
       }
     }
-    try {
-      const loaded = await this.load(key, kind, upstream, loader, cached?.doc);
-      this.failures.delete(key);
-      return {
-        doc: loaded.doc,
-        state: loaded.notModified ? 'REVALIDATED' : 'MISS',
-        ageMs: Math.max(0, clock.now() - loaded.doc.storedAt),
-      };
-    } catch (err) {
-      if (cached === undefined) throw err;
-      // Stale-if-error: the last good copy, whatever its age (design.md §3).
-      const reason = failureReason(upstream, err);
-      this.failures.set(key, reason);
-      const age = this.ageOf(cached.doc);
-      return { doc: cached.doc, state: 'STALE', warning: cachedCopyWarning(upstream, reason, age), ageMs: age };
-    }
+    const load = this.load(key, kind, upstream, loader, cached?.doc);
+    if (cached === undefined) return this.answer(await load);
+    return this.revalidate(key, upstream, cached.doc, load);
   }
 
-  async evict(prefixes: string[]): Promise<void> {
-    if (prefixes.length === 0) return;
-    this.evictSeq++;
-    this.evictions.push({ seq: this.evictSeq, prefixes: [...prefixes] });
-    if (this.evictions.length > EVICTION_MEMORY) this.evictions.shift();
-    const matches = (key: string): boolean => prefixes.some((p) => key.startsWith(p));
-    for (const hotKey of [...this.deps.hot.keys()]) {
-      if (hotKey.startsWith(HOT_PREFIX) && matches(hotKey.slice(HOT_PREFIX.length))) this.deps.hot.delete(hotKey);
+  async evictKeys(keys: string[]): Promise<void> {
+    for (const key of keys) {
+      // A load that started before the eviction must not store what it fetched (a publish just changed it),
+      // and requests from now on start a load of their own instead of joining it.
+      const flight = this.flights.get(key);
+      if (flight !== undefined) {
+        flight.control.discard = true;
+        this.flights.delete(key);
+      }
     }
-    for (const k of [...this.revalidated.keys()]) if (matches(k)) this.revalidated.delete(k);
-    for (const k of [...this.failures.keys()]) if (matches(k)) this.failures.delete(k);
-    // A walk over every stored document: evictions follow pushes, which are rare.
-    const doomed: string[] = [];
-    for await (const k of this.deps.store.keys()) if (matches(k)) doomed.push(k);
-    await Promise.all(doomed.map((k) => this.deps.store.delete(k)));
+    await Promise.all(keys.map((key) => this.remove(key)));
+  }
+
+  evictSearches(): void {
+    const { hot } = this.deps;
+    for (const hotKey of [...hot.keys()]) {
+      const value = hotKey.startsWith(HOT_PREFIX) ? hot.peek(hotKey) : undefined;
+      if (value?.type === 'doc' && value.record.kind === 'search') hot.delete(hotKey);
+    }
   }
 
   async *entries(prefix: string): AsyncIterable<[string, StoredDoc]> {
@@ -126,15 +134,52 @@ export class TieredDocCache implements DocCache {
   async removeStoredBefore(cutoff: number): Promise<number> {
     const doomed: string[] = [];
     for await (const [key, record] of this.deps.store.entries()) if (record.doc.storedAt < cutoff) doomed.push(key);
-    for (const key of doomed) {
-      this.deps.hot.delete(HOT_PREFIX + key);
-      await this.deps.store.delete(key);
-    }
+    for (const key of doomed) await this.remove(key);
     return doomed.length;
   }
 
   async settle(): Promise<void> {
-    await Promise.allSettled([...this.background]);
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+  }
+
+  private answer(loaded: Loaded): DocResult {
+    return {
+      doc: loaded.doc,
+      state: loaded.notModified ? 'REVALIDATED' : 'MISS',
+      ageMs: Math.max(0, this.deps.clock.now() - loaded.doc.storedAt),
+    };
+  }
+
+  /** Waits for the revalidation up to the deadline; the stored copy (STALE) when it fails or is late. */
+  private async revalidate(key: string, upstream: string, stale: StoredDoc, load: Promise<Loaded>): Promise<DocResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
+      timer = setTimeout(() => resolve(TIMED_OUT), Math.max(0, this.deps.revalidateTimeoutMs));
+    });
+    let kind: FailureKind;
+    try {
+      const outcome = await Promise.race([load, deadline]);
+      if (outcome !== TIMED_OUT) return this.answer(outcome);
+      kind = 'timeout';
+      this.reportLate(key, upstream, load);
+    } catch (err) {
+      kind = failureKind(err);
+      this.deps.log.warn({ err, key, upstream }, 'revalidation failed; serving the stale copy');
+    } finally {
+      clearTimeout(timer);
+    }
+    return { doc: stale, state: 'STALE', staleReason: staleReason(upstream, kind), ageMs: this.ageOf(stale) };
+  }
+
+  /** A revalidation that missed the deadline goes on (tracked by load()); its outcome is only logged. */
+  private reportLate(key: string, upstream: string, load: Promise<Loaded>): void {
+    if (this.lateLoads.has(load)) return;
+    this.lateLoads.add(load);
+    this.deps.log.info({ key, upstream, timeoutMs: this.deps.revalidateTimeoutMs }, 'revalidation missed its deadline; served the stale copy, finishing in the background');
+    load.then(
+      () => this.deps.log.debug({ key, upstream }, 'late revalidation stored'),
+      (err: unknown) => this.deps.log.warn({ err, key, upstream }, 'late revalidation failed; keeping the stale copy'),
+    );
   }
 
   private ageOf(doc: StoredDoc): number {
@@ -166,64 +211,86 @@ export class TieredDocCache implements DocCache {
   }
 
   private putHot(key: string, record: DocRecord): void {
-    this.deps.hot.set(HOT_PREFIX + key, { type: 'doc', record }, record.doc.body.length + HOT_OVERHEAD);
+    const hotKey = HOT_PREFIX + key;
+    this.deps.hot.set(hotKey, { type: 'doc', record }, hotCost(hotKey, Buffer.byteLength(record.doc.body)));
   }
 
-  private async write(key: string, record: DocRecord): Promise<void> {
+  private async write(key: string, record: DocRecord, control: Discard): Promise<void> {
     this.putHot(key, record);
     // Search answers live a minute, vary with every query and are cheap to ask again: persisting each one was
     // about half the cost of a search miss (bench). They stay in memory only; offline search uses the
     // persisted registrations and flat indexes instead (src/resources/local-index.ts).
     if (record.kind === 'search') return;
+    await this.removals.get(key);
     try {
       await this.deps.store.set(key, record);
     } catch (err) {
       // The answer is still good; it is just not persisted (a later restart refetches it).
       this.deps.log.warn({ err, key }, 'metadata store write failed');
+      return;
     }
+    if (control.discard) {
+      // Evicted while the write was on its way: the eviction's delete may have run first.
+      await this.remove(key);
+      return;
+    }
+    const { doc } = record;
+    const expiresAt = doc.status === 404 ? doc.storedAt + this.deps.policy.ttl(record.kind, doc.upstream, 404) : undefined;
+    const doomed = this.deps.index.record(key, metaCost(key, doc.body), expiresAt);
+    for (const k of doomed) this.track(this.remove(k, { keepHot: k === key }));
+  }
+
+  /** Starts the expired negative entries' removal (cheap when none is due: one heap peek). */
+  private removeExpired(): void {
+    for (const key of this.deps.index.expired(this.deps.clock.now())) this.track(this.remove(key));
+  }
+
+  /**
+   * Removes one key from both tiers. `keepHot` keeps the memory copy: a document pushed out of the metadata
+   * tier by the cap is still a valid answer while the hot tier holds it.
+   */
+  private remove(key: string, opts: { keepHot?: boolean } = {}): Promise<void> {
+    if (opts.keepHot !== true) this.deps.hot.delete(HOT_PREFIX + key);
+    this.deps.index.remove(key);
+    const previous = this.removals.get(key) ?? Promise.resolve();
+    const removal = previous
+      .then(() => this.deps.store.delete(key))
+      .then(
+        () => undefined,
+        (err: unknown) => this.deps.log.warn({ err, key }, 'metadata store delete failed'),
+      )
+      .finally(() => {
+        if (this.removals.get(key) === removal) this.removals.delete(key);
+      });
+    this.removals.set(key, removal);
+    return removal;
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.background.add(p);
+    void p.finally(() => this.background.delete(p));
   }
 
   private load(key: string, kind: DocKind, upstream: string, loader: DocLoader, stale: StoredDoc | undefined): Promise<Loaded> {
     const running = this.flights.get(key);
-    if (running !== undefined) return running;
-    const startSeq = this.evictSeq;
-    const flight = (async (): Promise<Loaded> => {
+    if (running !== undefined) return running.promise;
+    const control: Discard = { discard: false };
+    const run = (async (): Promise<Loaded> => {
       const result = await loader(stale);
       const doc = toStoredDoc(result, upstream, stale, this.deps.clock.now());
-      if (!this.evictedSince(key, startSeq)) await this.write(key, { kind, doc });
+      if (!control.discard) await this.write(key, { kind, doc }, control);
       return { doc, notModified: result.kind === 'notModified' };
     })();
-    const tracked = flight.finally(() => {
-      if (this.flights.get(key) === tracked) this.flights.delete(key);
-    });
-    this.flights.set(key, tracked);
-    return tracked;
-  }
-
-  private refreshInBackground(key: string, kind: DocKind, upstream: string, loader: DocLoader, stale: StoredDoc): void {
-    if (this.flights.has(key)) return;
-    const done = this.load(key, kind, upstream, loader, stale).then(
-      (loaded) => {
-        this.failures.delete(key);
-        if (loaded.notModified) this.revalidated.set(key, true);
-        else this.revalidated.delete(key);
-      },
-      (err: unknown) => {
-        // Keep serving the stale copy; later stale answers carry the warning.
-        this.failures.set(key, failureReason(upstream, err));
-        this.deps.log.warn({ err, key, upstream }, 'background revalidation failed; keeping the stale copy');
-      },
-    );
-    this.background.add(done);
-    void done.finally(() => this.background.delete(done));
-  }
-
-  private evictedSince(key: string, seq: number): boolean {
-    if (seq === this.evictSeq) return false;
-    const oldest = this.evictions[0];
-    // Evictions after `seq` were forgotten: assume one of them matched rather than resurrect a document.
-    if (oldest === undefined || oldest.seq > seq + 1) return true;
-    return this.evictions.some((e) => e.seq > seq && e.prefixes.some((p) => key.startsWith(p)));
+    const flight: Flight = {
+      control,
+      promise: run.finally(() => {
+        if (this.flights.get(key) === flight) this.flights.delete(key);
+      }),
+    };
+    this.flights.set(key, flight);
+    // Tracked so settle() waits for it; failures reach the callers (and are logged there).
+    this.track(flight.promise.catch(() => undefined));
+    return flight.promise;
   }
 }
 

@@ -18,11 +18,13 @@ import { systemClock, type Clock } from './clock.ts';
 import { TieredDocCache } from './doc-cache.ts';
 import { createHotTier } from './hot.ts';
 import { openMetaStores, type RedisStoreOptions } from './meta.ts';
+import { MetaIndex } from './meta-index.ts';
 import { createPolicy } from './policy.ts';
 import { isBlobEntry, isBlobTotals, isDocRecord, type HotValue } from './records.ts';
 import type { BlobCache, BlobFile, DocCache, DocKind } from './types.ts';
 
 export type { Clock } from './clock.ts';
+export { blobBodyStream, closeBlobBody, readBlobBody } from './blob-body.ts';
 
 export interface CountAndBytes {
   count: number;
@@ -34,6 +36,8 @@ export interface CacheStats {
   blobs: CountAndBytes & { maxSize: number; byFile: Record<BlobFile, CountAndBytes> };
   /** `bytes` counts body characters; `notFound` is how many of them are cached 404s. */
   docs: CountAndBytes & { notFound: number; byKind: Record<DocKind, CountAndBytes> };
+  /** The metadata tier as accounted against cache.maxMetadataSize (body bytes + key + per-record overhead). */
+  metadata: { entries: number; bytes: number; maxSize: number };
   hot: { entries: number; bytes: number; maxSize: number };
 }
 
@@ -58,7 +62,10 @@ export interface Cache {
   /** Walks the metadata tier: for the CLI and /health-style reports, not the request path. */
   stats(): Promise<CacheStats>;
   prune(opts?: PruneOptions): Promise<PruneReport>;
-  /** Waits for background work started so far: revalidations, access-time writes, eviction (tests, shutdown). */
+  /**
+   * Waits for background work started so far: the start-up walk of the metadata tier, late revalidations,
+   * removals, access-time writes, eviction (tests, shutdown).
+   */
   settle(): Promise<void>;
   /** Aborts downloads in progress, waits for background work, releases the metadata store. */
   close(): Promise<void>;
@@ -68,8 +75,6 @@ export interface CreateCacheOptions {
   config: Config;
   clock?: Clock;
   log?: Logger;
-  /** See DocCacheDeps.maxStaleMs: how long past its TTL a copy is still served while it revalidates. */
-  maxStaleMs?: number;
   /** Tuning for a redis:// store (key prefix, per-operation timeout, breaker). */
   redis?: RedisStoreOptions;
 }
@@ -109,6 +114,7 @@ export async function createCache(opts: CreateCacheOptions): Promise<Cache> {
     throw err;
   }
 
+  const metaIndex = new MetaIndex(config.cache.maxMetadataSize);
   const docs = new TieredDocCache({
     store: docStore,
     hot,
@@ -116,9 +122,22 @@ export async function createCache(opts: CreateCacheOptions): Promise<Cache> {
     clock,
     log,
     offline,
-    ...(opts.maxStaleMs === undefined ? {} : { maxStaleMs: opts.maxStaleMs }),
+    revalidateTimeoutMs: config.cache.revalidateTimeout,
+    index: metaIndex,
   });
-  const blobs = new DiskBlobCache({ store: blobStore, index, hot, maxSize: config.cache.maxSize, clock, log, offline });
+  // One walk over the metadata tier seeds its accounting; requests need not wait for it (writes meanwhile are
+  // accounted as they happen and win over what the walk finds).
+  const seeded = docs.init().catch((err: unknown) => log.warn({ err }, 'cannot walk the metadata tier; cache.maxMetadataSize counts new writes only'));
+  const blobs = new DiskBlobCache({
+    store: blobStore,
+    index,
+    hot,
+    maxSize: config.cache.maxSize,
+    maxBlobBytes: config.limits.packageSize,
+    clock,
+    log,
+    offline,
+  });
 
   async function stats(): Promise<CacheStats> {
     const byFile = zeroes(BLOB_FILES);
@@ -146,6 +165,7 @@ export async function createCache(opts: CreateCacheOptions): Promise<Cache> {
       store: stores.kind,
       blobs: { count: blobCount, bytes: blobBytes, maxSize: config.cache.maxSize, byFile },
       docs: { count: docCount, bytes: docBytes, notFound, byKind },
+      metadata: { entries: metaIndex.size, bytes: metaIndex.bytes, maxSize: metaIndex.maxSize },
       hot: { entries: hot.size, bytes: hot.bytes, maxSize: config.cache.hotMaxSize },
     };
   }
@@ -168,6 +188,7 @@ export async function createCache(opts: CreateCacheOptions): Promise<Cache> {
   }
 
   async function settle(): Promise<void> {
+    await seeded;
     await docs.settle();
     await blobs.settle();
   }
@@ -176,6 +197,7 @@ export async function createCache(opts: CreateCacheOptions): Promise<Cache> {
   function close(): Promise<void> {
     closed ??= (async () => {
       await blobs.close();
+      await seeded;
       await docs.settle();
       await stores.close();
     })();

@@ -13,6 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isErrno } from './fs-util.ts';
 
 const SUFFIX = '.kv';
 /** Temp files: `<hash>.kv.<random>.tmp`, never read as entries. */
@@ -23,10 +24,6 @@ const HEAD_BYTES = 4096;
 export interface FileStoreOptions {
   /** Directory that holds this store's files; created on first write. */
   dir: string;
-}
-
-function isErrno(err: unknown, code: string): boolean {
-  return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
 }
 
 /** Parses a stored file; undefined for a torn or foreign file. */
@@ -140,7 +137,7 @@ export class FileStore extends EventEmitter {
       try {
         names = await readdir(join(this.dir, shard));
       } catch (err) {
-        if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) continue;
+        if (isErrno(err, 'ENOENT', 'ENOTDIR')) continue;
         throw err;
       }
       for (const name of names) if (name.endsWith(SUFFIX)) yield join(this.dir, shard, name);

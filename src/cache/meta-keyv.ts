@@ -5,6 +5,7 @@
 import { Keyv } from 'keyv';
 import type { Breaker } from '../upstream/breaker.ts';
 import type { MetaStore } from './meta.ts';
+import { isObject } from './records.ts';
 
 export type RawIterator = () => AsyncIterable<[string, unknown]>;
 
@@ -102,7 +103,7 @@ export class KeyvMetaStore<V> implements MetaStore<V> {
       for await (const [key, raw] of this.guarded(this.raw.entries())) {
         if (typeof raw !== 'string') continue;
         const data: unknown = await deserialize(raw);
-        if (typeof data !== 'object' || data === null || !('value' in data)) continue;
+        if (!isObject(data)) continue;
         const value: unknown = data.value;
         if (this.isValue(value)) yield [key, value];
       }

@@ -37,7 +37,8 @@ export type HotValue =
 
 const DOC_KINDS: readonly DocKind[] = ['metadata', 'search', 'serviceIndex', 'immutable'];
 
-function isObject(v: unknown): v is Record<string, unknown> {
+/** The one object guard of the cache layer (records read back from a store may be anything). */
+export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null;
 }
 

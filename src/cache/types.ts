@@ -2,6 +2,7 @@
  * Contracts of the cache layer (design.md §3). Resource handlers talk only to these interfaces;
  * the tiers (hot lru-cache, keyv metadata, disk blobs) sit behind them.
  */
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 
 /** Freshness policy of a JSON document; each maps to a TTL in `cache.ttl` (404s use `notFound`). */
@@ -37,31 +38,50 @@ export type LoadResult =
 export interface DocResult {
   doc: StoredDoc;
   state: CacheState;
-  /** Set when a stale copy was served because the upstream failed; goes out as X-NuGet-Warning. */
-  warning?: string;
+  /**
+   * Why a stale copy was served (state STALE), naming the upstream by its configured name only, never a URL,
+   * host or address: e.g. `upstream "nuget.org" unavailable (timeout)`. Whether it reaches the client as
+   * X-NuGet-Warning is decided above the cache (cache.staleWarning).
+   */
+  staleReason?: string;
   ageMs: number;
 }
 
 export type DocLoader = (stale: StoredDoc | undefined) => Promise<LoadResult>;
 
+export interface DocGetOptions {
+  /**
+   * Revalidate even when the copy is fresh (same deadline and stale fallback as an expired copy). For a
+   * cached version list that lacks the version a client asks for. Ignored offline.
+   */
+  revalidate?: boolean;
+}
+
 export interface DocCache {
   /**
-   * Returns the document for `key`:
-   * - fresh (within the kind's TTL) → HIT, no loader call;
-   * - missing → loader (concurrent callers share one call) → MISS;
-   * - expired → stale-while-revalidate, then conditional revalidation through the loader (it receives the
-   *   stale copy and its validators) → REVALIDATED on 304;
-   * - loader throws and a copy exists → that copy, whatever its age, with state STALE and a warning;
-   * - loader throws and nothing is cached → the error is rethrown;
+   * Returns the document for `key`. The rule: fresh within the TTL; after it, revalidate before answering,
+   * and serve the stale copy only when the upstream fails or misses `cache.revalidateTimeout`.
+   * - fresh (within the kind's TTL, and no `revalidate`) → HIT, no loader call;
+   * - missing → loader (concurrent callers share one call) → MISS; a failure is rethrown;
+   * - expired (or `revalidate`) → conditional revalidation through the loader (it receives the stored copy and
+   *   its validators), awaited up to the deadline → REVALIDATED on 304, MISS with the new content otherwise;
+   * - the loader fails or misses the deadline → the stored copy, whatever its age, with state STALE and a
+   *   `staleReason`; a late revalidation still finishes in the background and is stored for the next request;
    * - offline → cached copy (any age) or NotFound, loader never called.
-   * 404s are cached for `ttl.notFound`. Thrown errors (5xx, timeouts, invalid bodies) are never cached.
+   * 404s are cached for `ttl.notFound`, then removed. Thrown errors (5xx, timeouts, invalid bodies) are never
+   * cached.
    */
-  get(key: string, kind: DocKind, upstream: string, loader: DocLoader): Promise<DocResult>;
-  /** Forget every key that starts with one of the prefixes (hot and metadata tiers). */
-  evict(prefixes: string[]): Promise<void>;
+  get(key: string, kind: DocKind, upstream: string, loader: DocLoader, opts?: DocGetOptions): Promise<DocResult>;
+  /**
+   * Forgets exactly these keys (hot and metadata tiers; no walk over the store). A load of one of them that is
+   * in flight still answers its callers but stores nothing.
+   */
+  evictKeys(keys: string[]): Promise<void>;
+  /** Forgets every cached search answer (they live in memory only, so this walks the hot tier, not the store). */
+  evictSearches(): void;
   /** Every stored document whose key starts with `prefix` (a walk over the store: for offline search, not hot paths). */
   entries(prefix: string): AsyncIterable<[string, StoredDoc]>;
-  /** Resolves when background revalidations started so far have finished (tests, shutdown). */
+  /** Resolves when loads and removals started so far have finished (tests, shutdown). */
   settle(): Promise<void>;
 }
 
@@ -83,14 +103,22 @@ export interface UpstreamBody {
   /** Content-Length from the upstream, when it sent one. */
   length?: number;
   contentType?: string;
-  /** Expected SHA-512 (base64) when the upstream advertises one (e.g. registration packageHash). */
+  /**
+   * Expected SHA-512 (base64) when the upstream advertises one (e.g. registration packageHash): a download
+   * that does not match is never indexed, and its readers' streams error.
+   */
   sha512?: string;
 }
 
 /** Where the bytes of a blob come from when serving it. */
 export type BlobBody =
   | { kind: 'buffer'; data: Buffer }
-  | { kind: 'file'; path: string }
+  /**
+   * A stored file, already open: an eviction (unlink) after the lookup cannot break the send. Whoever gets
+   * this body owns the handle and must consume or close it (blob-body.ts: blobBodyStream, closeBlobBody).
+   * `path` is for logs only.
+   */
+  | { kind: 'file'; path: string; handle: FileHandle }
   /** A body that is still downloading; the stream ends when the download does (or errors if it fails). */
   | { kind: 'stream'; stream: Readable };
 
@@ -117,6 +145,9 @@ export interface BlobCache {
   get(key: BlobKey, loader: BlobLoader): Promise<BlobResult | undefined>;
   /** True when the blob is stored (no upstream call). */
   has(key: BlobKey): Promise<boolean>;
-  /** Forget every blob of an id (all upstreams, all versions). */
+  /**
+   * Forget every blob of an id (all upstreams, all versions), found by listing the id's folder (no walk).
+   * Downloads of the id in flight still serve their clients but keep nothing; open file bodies stay readable.
+   */
   evictId(id: string): Promise<void>;
 }

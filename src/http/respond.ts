@@ -3,12 +3,13 @@
  * 304; packages go out through a raw pipe into the node response (deps.md: never Readable.toWeb a proxied body).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream';
 import type { Readable } from 'node:stream';
 import type { Context } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { blobBodyStream, closeBlobBody } from '../cache/blob-body.ts';
+import { isErrno } from '../cache/fs-util.ts';
 import type { BlobResult, CacheState } from '../cache/types.ts';
 
 export type Env = { Bindings: HttpBindings };
@@ -86,8 +87,11 @@ export function sendRendered(c: Context<Env>, r: Rendered, state: CacheState = r
 
 export const PACKAGE_CACHE_CONTROL = 'public, max-age=31536000, immutable';
 
-/** Sends a package-like blob: memory fast path, or a raw pipe from disk or from a download in flight. */
-export function sendBlob(c: Context<Env>, blob: BlobResult, contentType: string): Response {
+/**
+ * Sends a package-like blob: memory fast path, or a raw pipe from disk (an already-open file, so an eviction
+ * meanwhile cannot empty the reply) or from a download in flight. A send that fails mid-way is logged.
+ */
+export function sendBlob(c: Context<Env>, blob: BlobResult, contentType: string, log?: { warn(obj: object, msg: string): void }): Response {
   const headers: Record<string, string> = {
     'content-type': contentType,
     'cache-control': PACKAGE_CACHE_CONTROL,
@@ -102,7 +106,7 @@ export function sendBlob(c: Context<Env>, blob: BlobResult, contentType: string)
   }
   if (blob.body.kind === 'buffer') return respond(asBytes(blob.body.data), 200, headers, blob.state);
   const out = c.env.outgoing;
-  const source: Readable = blob.body.kind === 'file' ? createReadStream(blob.body.path, { highWaterMark: 256 * 1024 }) : blob.body.stream;
+  const source: Readable = blobBodyStream(blob.body);
   out.writeHead(200, headers);
   if (c.req.method === 'HEAD') {
     source.destroy();
@@ -111,10 +115,15 @@ export function sendBlob(c: Context<Env>, blob: BlobResult, contentType: string)
   }
   // If the source fails mid-way the socket is destroyed, so the client sees a truncated body, never a
   // complete-looking corrupt one.
-  pipeline(source, out, () => {});
+  pipeline(source, out, (err) => {
+    // A client that hangs up is not a failure; a source that breaks (disk, download) is.
+    if (err && !isErrno(err, 'ERR_STREAM_PREMATURE_CLOSE')) {
+      log?.warn({ err, state: blob.state, size: blob.size }, 'package send failed mid-way; the client got a truncated body');
+    }
+  });
   return RESPONSE_ALREADY_SENT;
 }
 
 function closeBody(blob: BlobResult): void {
-  if (blob.body.kind === 'stream') blob.body.stream.destroy();
+  void closeBlobBody(blob.body);
 }

@@ -18,6 +18,23 @@ export interface BlobStoreSubject {
   teardown(): Promise<void>;
 }
 
+/** Size of a complete blob through open(), or undefined (the handle is closed again). */
+async function sizeOf(store: BlobStore, k: BlobKey): Promise<number | undefined> {
+  const opened = await store.open(k);
+  await opened?.handle.close();
+  return opened?.size;
+}
+
+async function readAll(store: BlobStore, k: BlobKey): Promise<Buffer> {
+  const opened = await store.open(k);
+  if (opened === undefined) throw new Error(`no blob ${JSON.stringify(k)}`);
+  try {
+    return await opened.handle.readFile();
+  } finally {
+    await opened.handle.close();
+  }
+}
+
 const key = (id: string, version = '1.0.0', file: BlobKey['file'] = 'nupkg', upstream = 'nuget.org'): BlobKey => ({ upstream, id, version, file });
 
 export function blobStoreContract(name: string, makeSubject: () => Promise<BlobStoreSubject>): void {
@@ -37,13 +54,13 @@ export function blobStoreContract(name: string, makeSubject: () => Promise<BlobS
       const temp = await store.begin(k);
       await temp.write(Buffer.from('hello '), 0);
       await temp.write(Buffer.from('world'), 6);
-      assert.equal(await store.size(k), undefined, 'not visible while writing');
+      assert.equal(await sizeOf(store, k), undefined, 'not visible while writing');
       const buf = Buffer.alloc(11);
       assert.equal(await temp.read(buf, 0), 11);
       assert.equal(buf.toString(), 'hello world', 'the temp file is readable while written');
       await temp.commit();
-      assert.equal(await store.size(k), 11);
-      assert.equal((await store.read(k)).toString(), 'hello world');
+      assert.equal(await sizeOf(store, k), 11);
+      assert.equal((await readAll(store, k)).toString(), 'hello world');
       const after = Buffer.alloc(5);
       await temp.read(after, 6);
       assert.equal(after.toString(), 'world', 'the handle stays readable after commit');
@@ -56,7 +73,7 @@ export function blobStoreContract(name: string, makeSubject: () => Promise<BlobS
       await temp.write(Buffer.from('partial'), 0);
       await temp.abort();
       await temp.close();
-      assert.equal(await s.store.size(key('b')), undefined);
+      assert.equal(await sizeOf(s.store, key('b')), undefined);
       assert.deepEqual(await s.files(), before);
     }));
 
@@ -67,23 +84,23 @@ export function blobStoreContract(name: string, makeSubject: () => Promise<BlobS
       await a.write(Buffer.from('AAAA'), 0);
       await b.write(Buffer.from('BBBBBB'), 0);
       await a.commit();
-      assert.equal((await store.read(k)).toString(), 'AAAA');
+      assert.equal((await readAll(store, k)).toString(), 'AAAA');
       await b.commit();
-      assert.equal((await store.read(k)).toString(), 'BBBBBB');
+      assert.equal((await readAll(store, k)).toString(), 'BBBBBB');
       await Promise.all([a.close(), b.close()]);
     }));
 
     it('removes crash leftovers at init, and they were never visible', withSubject(async (s) => {
       await s.crashMidWrite(key('crashed'), Buffer.alloc(1000, 7));
-      assert.equal(await s.store.size(key('crashed')), undefined);
+      assert.equal(await sizeOf(s.store, key('crashed')), undefined);
       const done = await s.store.begin(key('kept'));
       await done.write(Buffer.from('ok'), 0);
       await done.commit();
       await done.close();
       const fresh = s.reopen();
       assert.ok((await fresh.init()) >= 1, 'init reports what it removed');
-      assert.equal(await fresh.size(key('crashed')), undefined);
-      assert.equal((await fresh.read(key('kept'))).toString(), 'ok');
+      assert.equal(await sizeOf(fresh, key('crashed')), undefined);
+      assert.equal((await readAll(fresh, key('kept'))).toString(), 'ok');
       assert.equal((await s.files()).filter((f) => f.includes('crashed')).length, 0, 'no file of the crashed download remains');
     }));
 
@@ -104,6 +121,25 @@ export function blobStoreContract(name: string, makeSubject: () => Promise<BlobS
       assert.deepEqual(await store.listId('nothing.here'), []);
     }));
 
+    it('keeps an opened blob readable after it is removed (a send in progress survives eviction)', withSubject(async ({ store }) => {
+      const k = key('opened');
+      const bytes = Buffer.alloc(300_000, 9);
+      const t = await store.begin(k);
+      await t.write(bytes, 0);
+      await t.commit();
+      await t.close();
+      const opened = await store.open(k);
+      assert.ok(opened !== undefined);
+      assert.equal(opened.size, bytes.length);
+      assert.equal(await store.remove(k), true);
+      assert.equal(await store.open(k), undefined, 'gone for new readers');
+      try {
+        assert.ok((await opened.handle.readFile()).equals(bytes), 'the open handle still reads every byte');
+      } finally {
+        await opened.handle.close();
+      }
+    }));
+
     it('keeps hostile key parts inside the store and apart from each other', withSubject(async ({ store }) => {
       const hostile = [key('..', '..'), key('a/b'), key('a', 'b/c'), key('.inflight'), key('A'), key('a'), key('%2e'), key('')];
       for (const [i, k] of hostile.entries()) {
@@ -113,7 +149,7 @@ export function blobStoreContract(name: string, makeSubject: () => Promise<BlobS
         await t.close();
       }
       for (const [i, k] of hostile.entries()) {
-        assert.equal((await store.read(k)).toString(), String(i), JSON.stringify(k));
+        assert.equal((await readAll(store, k)).toString(), String(i), JSON.stringify(k));
       }
     }));
   });

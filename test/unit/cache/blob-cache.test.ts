@@ -4,8 +4,10 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
+import { blobBodyStream } from '../../../src/cache/blob-body.ts';
 import { createCache, type Cache } from '../../../src/cache/index.ts';
 import type { BlobKey, BlobLoader, BlobResult, UpstreamBody } from '../../../src/cache/types.ts';
+import type { ConfigInput } from '../../../src/config/schema.ts';
 import { UpstreamError } from '../../../src/errors.ts';
 import {
   bodyOf,
@@ -26,6 +28,7 @@ import {
 
 interface OpenOptions {
   offline?: boolean;
+  packageSize?: number;
   maxSize?: number;
   hotMaxSize?: number;
   hotMaxEntrySize?: number;
@@ -36,7 +39,10 @@ async function open(t: TestContext, dir: string, clock: FakeClock, o: OpenOption
   if (o.maxSize !== undefined) cache.maxSize = o.maxSize;
   if (o.hotMaxSize !== undefined) cache.hotMaxSize = o.hotMaxSize;
   if (o.hotMaxEntrySize !== undefined) cache.hotMaxEntrySize = o.hotMaxEntrySize;
-  const c = await createCache({ config: makeConfig(dir, cache, o.offline === undefined ? {} : { offline: o.offline }), clock });
+  const extra: Partial<ConfigInput> = {};
+  if (o.offline !== undefined) extra.offline = o.offline;
+  if (o.packageSize !== undefined) extra.limits = { packageSize: o.packageSize };
+  const c = await createCache({ config: makeConfig(dir, cache, extra), clock });
   t.after(() => c.close());
   return c;
 }
@@ -329,7 +335,9 @@ describe('BlobCache', () => {
     assert.equal(await cache.blobs.has(mirrorKey), false);
     assert.equal(await cache.blobs.has(XUNIT.key), true);
     const load = counter(loaderOf(data));
-    assert.equal((await cache.blobs.get(NEWTONSOFT.key, load.fn))?.state, 'MISS');
+    const again = await cache.blobs.get(NEWTONSOFT.key, load.fn);
+    assert.equal(again?.state, 'MISS');
+    assert.ok((await readBody(again.body)).equals(data));
     assert.equal(load.calls, 1);
   });
 
@@ -349,19 +357,102 @@ describe('BlobCache', () => {
     const stats = await cache.stats();
     assert.equal(stats.store, 'file');
     assert.deepEqual(stats.blobs.byFile.nupkg, { count: 2, bytes: a.length + b.length });
-    assert.equal(stats.docs.count, 3);
-    assert.equal(stats.docs.notFound, 1);
+    // The 404 expired during those ten days and was removed (issue 8: negative entries are not kept forever).
+    assert.equal(stats.docs.count, 2);
+    assert.equal(stats.docs.notFound, 0);
     assert.equal(stats.docs.byKind.serviceIndex.count, 1);
 
     const byAge = await cache.prune({ olderThan: 24 * 3600_000 });
     assert.deepEqual(byAge.blobs, { removed: 1, freedBytes: a.length });
-    assert.equal(byAge.docs.removed, 2);
+    assert.equal(byAge.docs.removed, 1);
     assert.deepEqual(byAge.remaining, { count: 1, bytes: b.length });
     assert.equal(await cache.blobs.has(XUNIT.key), false);
 
     const bySize = await cache.prune({ maxSize: 0 });
     assert.deepEqual(bySize.blobs, { removed: 1, freedBytes: b.length });
     assert.deepEqual(bySize.remaining, { count: 0, bytes: 0 });
+    assert.deepEqual(await listFiles(join(dir, 'blobs')), []);
+  });
+
+  // Issue 8: a blob evicted while it was being sent gave the client an empty reply. A file body is now an
+  // open handle, taken before get() returns, so an unlink afterwards cannot take the bytes away.
+  it('a file body read after its blob is evicted still yields every byte', async (t) => {
+    const cache = await open(t, await tempDir(t), new FakeClock(), { hotMaxEntrySize: 1024 });
+    const data = await readFile(NEWTONSOFT.path);
+    await readBody((await cache.blobs.get(NEWTONSOFT.key, loaderOf(data)))?.body ?? assert.fail());
+    const hit = await cache.blobs.get(NEWTONSOFT.key, loaderOf(data));
+    assert.equal(hit?.body.kind, 'file');
+    await cache.blobs.evictId(NEWTONSOFT.key.id);
+    assert.equal(await cache.blobs.has(NEWTONSOFT.key), false, 'evicted');
+    assert.ok((await readBody(hit.body)).equals(data), 'complete bytes for the reader that had it');
+  });
+
+  it('gives concurrent hits on a stored file a handle each', async (t) => {
+    const cache = await open(t, await tempDir(t), new FakeClock(), { hotMaxEntrySize: 1024 });
+    const data = await readFile(XUNIT.path);
+    await readBody((await cache.blobs.get(XUNIT.key, loaderOf(data)))?.body ?? assert.fail());
+    const hits = await Promise.all(Array.from({ length: 5 }, () => cache.blobs.get(XUNIT.key, loaderOf(data))));
+    const bodies = await Promise.all(hits.map((h) => readBody(h?.body ?? assert.fail())));
+    for (const b of bodies) assert.ok(b.equals(data));
+  });
+
+  it('a file body half read when its blob is evicted still completes', async (t) => {
+    const dir = await tempDir(t);
+    const cache = await open(t, dir, new FakeClock(), { hotMaxEntrySize: 1024 });
+    const data = await readFile(NEWTONSOFT.path); // 2.4 MB: several chunks
+    await readBody((await cache.blobs.get(NEWTONSOFT.key, loaderOf(data)))?.body ?? assert.fail());
+    const hit = await cache.blobs.get(NEWTONSOFT.key, loaderOf(data));
+    assert.ok(hit !== undefined);
+    const reader = blobBodyStream(hit.body)[Symbol.asyncIterator]();
+    const chunks: Buffer[] = [];
+    const next = async (): Promise<boolean> => {
+      const step = await reader.next();
+      if (step.done === true) return false;
+      chunks.push(Buffer.isBuffer(step.value) ? step.value : Buffer.from(String(step.value)));
+      return true;
+    };
+    assert.ok(await next());
+    assert.ok(Buffer.concat(chunks).length < data.length, 'the read is under way');
+    await cache.blobs.evictId(NEWTONSOFT.key.id);
+    assert.deepEqual((await listFiles(join(dir, 'blobs'))).filter((f) => !f.startsWith('.inflight')), [], 'the file is unlinked');
+    while (await next());
+    assert.ok(Buffer.concat(chunks).equals(data), 'every byte after the unlink');
+  });
+
+  it('accepts a download whose SHA-512 matches the registration packageHash (base64) and records it', async (t) => {
+    const cache = await open(t, await tempDir(t), new FakeClock());
+    const data = await readFile(NEWTONSOFT.path);
+    const r = await cache.blobs.get(NEWTONSOFT.key, loaderOf(data, { sha512: sha512(data) }));
+    assert.ok((await readBody(r?.body ?? assert.fail())).equals(data));
+    const hit = await cache.blobs.get(NEWTONSOFT.key, loaderOf(data));
+    assert.equal(hit?.state, 'HIT');
+    assert.equal(hit.sha512, sha512(data));
+  });
+
+  it('never caches a download whose SHA-512 differs from the packageHash, and its client stream errors', async (t) => {
+    const dir = await tempDir(t);
+    const cache = await open(t, dir, new FakeClock());
+    const data = await readFile(NEWTONSOFT.path);
+    const tampered = Buffer.from(data);
+    // Same length and still the right package as far as a zip reader cares about the first bytes: only the hash can tell.
+    tampered[tampered.length - 30] = (tampered[tampered.length - 30] ?? 0) ^ 0xff;
+    const r = await cache.blobs.get(NEWTONSOFT.key, loaderOf(tampered, { sha512: sha512(data) }));
+    await expectStreamFailure(r);
+    await cache.settle();
+    assert.equal(await cache.blobs.has(NEWTONSOFT.key), false);
+    assert.deepEqual(await listFiles(join(dir, 'blobs')), []);
+  });
+
+  it('caps a download at limits.packageSize (not cache.maxSize), announced or not', async (t) => {
+    const dir = await tempDir(t);
+    const data = await readFile(NEWTONSOFT.path);
+    const cache = await open(t, dir, new FakeClock(), { packageSize: 1000, maxSize: 1 << 30 });
+    const announced = counter(loaderOf(data));
+    await assert.rejects(cache.blobs.get(NEWTONSOFT.key, announced.fn), (err: unknown) => err instanceof UpstreamError && /limits\.packageSize/.test(err.message));
+    const unannounced = await cache.blobs.get(NEWTONSOFT.key, async () => ({ stream: Readable.from([data]) }));
+    await expectStreamFailure(unannounced);
+    await cache.settle();
+    assert.equal(await cache.blobs.has(NEWTONSOFT.key), false);
     assert.deepEqual(await listFiles(join(dir, 'blobs')), []);
   });
 

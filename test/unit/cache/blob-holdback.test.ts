@@ -35,7 +35,7 @@ async function setup(t: TestContext): Promise<{ blobs: DiskBlobCache; gate: { ca
       release = (err) => (err === undefined ? resolve() : reject(err));
     });
   };
-  const blobs = new DiskBlobCache({ store, index, hot: createHotTier({ maxSize: 1 << 24, maxEntrySize: 1 << 24 }), maxSize: 1 << 30, clock, log, offline: false, verify });
+  const blobs = new DiskBlobCache({ store, index, hot: createHotTier({ maxSize: 1 << 24, maxEntrySize: 1 << 24 }), maxSize: 1 << 30, maxBlobBytes: 1 << 30, clock, log, offline: false, verify });
   t.after(() => blobs.close());
   return { blobs, gate };
 }

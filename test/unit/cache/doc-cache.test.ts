@@ -2,17 +2,23 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { createCache, type Cache } from '../../../src/cache/index.ts';
 import type { DocLoader, LoadResult, StoredDoc } from '../../../src/cache/types.ts';
+import type { ConfigInput } from '../../../src/config/schema.ts';
 import { NugateError, UpstreamError } from '../../../src/errors.ts';
 import { counter, FakeClock, makeConfig, tempDir, until } from './support.ts';
 
 const MIN = 60_000;
 
-async function open(t: TestContext, dir: string, clock: FakeClock, extra: { offline?: boolean; maxStaleMs?: number; store?: string } = {}): Promise<Cache> {
-  const config = makeConfig(dir, extra.store === undefined ? {} : { store: extra.store }, extra.offline === undefined ? {} : { offline: extra.offline });
-  const cache = await createCache({ config, clock, ...(extra.maxStaleMs === undefined ? {} : { maxStaleMs: extra.maxStaleMs }) });
-  t.after(() => cache.close());
-  return cache;
+type CacheOptions = Partial<NonNullable<ConfigInput['cache']>>;
+
+async function open(t: TestContext, dir: string, clock: FakeClock, cache: CacheOptions = {}, extra: { offline?: boolean } = {}): Promise<Cache> {
+  const config = makeConfig(dir, cache, extra.offline === undefined ? {} : { offline: extra.offline });
+  const c = await createCache({ config, clock });
+  t.after(() => c.close());
+  return c;
 }
+
+/** A deadline so short that a loader the test has not released yet always misses it. */
+const MISSED_DEADLINE: CacheOptions = { revalidateTimeout: 1 };
 
 function ok(body: string, etag?: string): LoadResult {
   return { kind: 'ok', body, validators: etag === undefined ? {} : { etag } };
@@ -34,6 +40,11 @@ function deferredLoader(): { loader: DocLoader; readonly calls: number; resolve(
     resolve: (r) => pending.shift()?.resolve(r),
     reject: (e) => pending.shift()?.reject(e),
   };
+}
+
+function refused(): UpstreamError {
+  const cause = Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:443'), { code: 'ECONNREFUSED' });
+  return new UpstreamError('nuget.org', 'request failed: https://feed.internal.example/v3/index.json: connect ECONNREFUSED 10.0.0.1:443', { cause });
 }
 
 describe('DocCache', () => {
@@ -62,39 +73,36 @@ describe('DocCache', () => {
     assert.equal(load.calls, 1);
   });
 
-  it('serves stale at once after the TTL, revalidates in the background, then serves the new content', async (t) => {
+  // Issue 8: after the TTL the first answer was always the stale copy (unbounded stale-while-revalidate), so a
+  // version published upstream was not visible on the first request after ttl.metadata.
+  it('a version published upstream is visible on the first request after the TTL', async (t) => {
     const clock = new FakeClock();
     const cache = await open(t, await tempDir(t), clock);
-    let version = 1;
+    let versions = '["1.0.0"]';
     const seen: Array<StoredDoc | undefined> = [];
     const load = counter(async (stale: StoredDoc | undefined) => {
       seen.push(stale);
-      return ok(`{"v":${version}}`);
+      return ok(`{"versions":${versions}}`);
     });
-    await cache.docs.get('k', 'metadata', 'nuget.org', load.fn);
+    await cache.docs.get('flat:nuget.org:x', 'metadata', 'nuget.org', load.fn);
+    versions = '["1.0.0","2.0.0"]';
     clock.advance(5 * MIN - 1);
-    assert.equal((await cache.docs.get('k', 'metadata', 'nuget.org', load.fn)).state, 'HIT');
+    const fresh = await cache.docs.get('flat:nuget.org:x', 'metadata', 'nuget.org', load.fn);
+    assert.equal(fresh.state, 'HIT', 'within the TTL the copy is served as is');
+    assert.equal(fresh.doc.body, '{"versions":["1.0.0"]}');
 
     clock.advance(2);
-    version = 2;
-    const stale = await cache.docs.get('k', 'metadata', 'nuget.org', load.fn);
-    assert.equal(stale.state, 'STALE');
-    assert.equal(stale.doc.body, '{"v":1}', 'the stale copy comes back at once');
-    assert.equal(stale.warning, undefined, 'no warning: nothing failed');
-    // Concurrent stale answers share one background revalidation.
-    await cache.docs.get('k', 'metadata', 'nuget.org', load.fn);
-    await cache.docs.settle();
-    assert.equal(load.calls, 2);
-    assert.equal(seen[1]?.body, '{"v":1}', 'the loader receives the stale copy');
-
-    const fresh = await cache.docs.get('k', 'metadata', 'nuget.org', load.fn);
-    assert.equal(fresh.state, 'HIT');
-    assert.equal(fresh.doc.body, '{"v":2}');
-    assert.equal(fresh.ageMs, 0);
+    const first = await cache.docs.get('flat:nuget.org:x', 'metadata', 'nuget.org', load.fn);
+    assert.equal(first.doc.body, '{"versions":["1.0.0","2.0.0"]}', 'the first answer after the TTL has the new version');
+    assert.equal(first.state, 'MISS');
+    assert.equal(first.ageMs, 0);
+    assert.equal(first.staleReason, undefined);
+    assert.equal(seen[1]?.body, '{"versions":["1.0.0"]}', 'the loader receives the stored copy to revalidate');
+    assert.equal((await cache.docs.get('flat:nuget.org:x', 'metadata', 'nuget.org', load.fn)).state, 'HIT');
     assert.equal(load.calls, 2);
   });
 
-  it('revalidates conditionally: notModified refreshes storedAt and reports REVALIDATED once', async (t) => {
+  it('revalidates conditionally: notModified refreshes storedAt and answers REVALIDATED on that call', async (t) => {
     const clock = new FakeClock();
     const cache = await open(t, await tempDir(t), clock);
     let answer: LoadResult = ok('{"a":1}', '"v1"');
@@ -107,32 +115,89 @@ describe('DocCache', () => {
     const storedAt = first.doc.storedAt;
     clock.advance(MIN + 1); // search TTL is 1m
     answer = { kind: 'notModified', validators: { lastModified: 'Tue, 01 Dec 2026 00:00:00 GMT' } };
-    assert.equal((await cache.docs.get('k', 'search', 'nuget.org', load.fn)).state, 'STALE');
-    await cache.docs.settle();
-    assert.deepEqual(seen[1]?.validators, { etag: '"v1"' }, 'the loader sees the stored validators');
-
     const revalidated = await cache.docs.get('k', 'search', 'nuget.org', load.fn);
+    assert.deepEqual(seen[1]?.validators, { etag: '"v1"' }, 'the loader sees the stored validators');
     assert.equal(revalidated.state, 'REVALIDATED');
     assert.equal(revalidated.doc.body, '{"a":1}');
+    assert.equal(revalidated.ageMs, 0);
     assert.equal(revalidated.doc.storedAt, storedAt + MIN + 1);
     assert.deepEqual(revalidated.doc.validators, { etag: '"v1"', lastModified: 'Tue, 01 Dec 2026 00:00:00 GMT' });
     assert.equal((await cache.docs.get('k', 'search', 'nuget.org', load.fn)).state, 'HIT');
     assert.equal(load.calls, 2);
   });
 
-  it('revalidates in the foreground past maxStaleMs and answers REVALIDATED on that call', async (t) => {
+  it('serves the stale copy when the upstream misses the deadline, and stores the late answer for the next request', async (t) => {
     const clock = new FakeClock();
-    const cache = await open(t, await tempDir(t), clock, { maxStaleMs: MIN });
-    let answer: LoadResult = ok('{"a":1}', '"v1"');
-    const load = counter(async () => answer);
-    await cache.docs.get('k', 'metadata', 'nuget.org', load.fn);
-    clock.advance(5 * MIN + MIN);
-    answer = { kind: 'notModified' };
-    const r = await cache.docs.get('k', 'metadata', 'nuget.org', load.fn);
-    assert.equal(r.state, 'REVALIDATED');
-    assert.equal(r.ageMs, 0);
-    assert.equal((await cache.docs.get('k', 'metadata', 'nuget.org', load.fn)).state, 'HIT');
-    assert.equal(load.calls, 2);
+    const cache = await open(t, await tempDir(t), clock, MISSED_DEADLINE);
+    await cache.docs.get('k', 'metadata', 'nuget.org', async () => ok('{"v":1}'));
+    clock.advance(10 * MIN);
+    const slow = deferredLoader();
+    const stale = await cache.docs.get('k', 'metadata', 'nuget.org', slow.loader);
+    assert.equal(slow.calls, 1, 'a revalidation was started');
+    assert.equal(stale.state, 'STALE');
+    assert.equal(stale.doc.body, '{"v":1}');
+    assert.equal(stale.ageMs, 10 * MIN);
+    assert.equal(stale.staleReason, 'upstream "nuget.org" unavailable (timeout)');
+
+    // A request while the revalidation still runs joins it (no second upstream request).
+    const joined = await cache.docs.get('k', 'metadata', 'nuget.org', slow.loader);
+    assert.equal(joined.state, 'STALE');
+    assert.equal(slow.calls, 1);
+
+    slow.resolve(ok('{"v":2}'));
+    await cache.settle();
+    const next = await cache.docs.get('k', 'metadata', 'nuget.org', slow.loader);
+    assert.equal(next.state, 'HIT');
+    assert.equal(next.doc.body, '{"v":2}', 'the late revalidation was stored');
+    assert.equal(slow.calls, 1);
+  });
+
+  it('a late revalidation that fails keeps the stale copy for the next request', async (t) => {
+    const clock = new FakeClock();
+    const cache = await open(t, await tempDir(t), clock, MISSED_DEADLINE);
+    await cache.docs.get('k', 'metadata', 'nuget.org', async () => ok('{"v":1}'));
+    clock.advance(10 * MIN);
+    const slow = deferredLoader();
+    assert.equal((await cache.docs.get('k', 'metadata', 'nuget.org', slow.loader)).state, 'STALE');
+    slow.reject(refused());
+    await cache.settle();
+    const again = await cache.docs.get('k', 'metadata', 'nuget.org', async () => {
+      throw refused();
+    });
+    assert.equal(again.state, 'STALE');
+    assert.equal(again.doc.body, '{"v":1}');
+  });
+
+  it('revalidate: true reloads a fresh copy before answering, and joins a load already running', async (t) => {
+    const clock = new FakeClock();
+    const cache = await open(t, await tempDir(t), clock);
+    await cache.docs.get('flat:nuget.org:x', 'metadata', 'nuget.org', async () => ok('{"versions":["1.0.0"]}'));
+    const d = deferredLoader();
+    const a = cache.docs.get('flat:nuget.org:x', 'metadata', 'nuget.org', d.loader, { revalidate: true });
+    const b = cache.docs.get('flat:nuget.org:x', 'metadata', 'nuget.org', d.loader, { revalidate: true });
+    await until(() => d.calls === 1, 'the loader');
+    d.resolve(ok('{"versions":["1.0.0","1.1.0"]}'));
+    const [ra, rb] = await Promise.all([a, b]);
+    assert.equal(d.calls, 1, 'one upstream request for both');
+    for (const r of [ra, rb]) {
+      assert.equal(r.state, 'MISS');
+      assert.equal(r.doc.body, '{"versions":["1.0.0","1.1.0"]}');
+    }
+    // Without the option, the (now refreshed) copy is fresh.
+    const plain = counter(async () => ok('{}'));
+    assert.equal((await cache.docs.get('flat:nuget.org:x', 'metadata', 'nuget.org', plain.fn)).state, 'HIT');
+    assert.equal(plain.calls, 0);
+  });
+
+  it('revalidate: true follows the same stale fallback when the upstream fails', async (t) => {
+    const cache = await open(t, await tempDir(t), new FakeClock());
+    await cache.docs.get('k', 'metadata', 'nuget.org', async () => ok('{"v":1}'));
+    const r = await cache.docs.get('k', 'metadata', 'nuget.org', async () => {
+      throw refused();
+    }, { revalidate: true });
+    assert.equal(r.state, 'STALE');
+    assert.equal(r.doc.body, '{"v":1}');
+    assert.equal(r.staleReason, 'upstream "nuget.org" unavailable (connection refused)');
   });
 
   it('uses the TTL of the kind and the per-upstream override; immutable never expires', async (t) => {
@@ -144,16 +209,18 @@ describe('DocCache', () => {
     await cache.docs.get('i', 'serviceIndex', 'nuget.org', load.fn);
     await cache.docs.get('o', 'metadata', 'slow', load.fn); // upstream "slow" has ttl.metadata 1h
     await cache.docs.get('x', 'immutable', 'nuget.org', load.fn);
+    assert.equal(load.calls, 5);
     clock.advance(2 * MIN);
-    assert.equal((await cache.docs.get('s', 'search', 'nuget.org', load.fn)).state, 'STALE');
+    assert.equal((await cache.docs.get('s', 'search', 'nuget.org', load.fn)).state, 'MISS', 'search expired: reloaded');
     assert.equal((await cache.docs.get('m', 'metadata', 'nuget.org', load.fn)).state, 'HIT');
+    assert.equal(load.calls, 6);
     clock.advance(10 * MIN);
-    assert.equal((await cache.docs.get('m', 'metadata', 'nuget.org', load.fn)).state, 'STALE');
+    assert.equal((await cache.docs.get('m', 'metadata', 'nuget.org', load.fn)).state, 'MISS', 'metadata expired: reloaded');
     assert.equal((await cache.docs.get('o', 'metadata', 'slow', load.fn)).state, 'HIT');
     assert.equal((await cache.docs.get('i', 'serviceIndex', 'nuget.org', load.fn)).state, 'HIT');
+    assert.equal(load.calls, 7);
     clock.advance(365 * 24 * 60 * MIN);
     assert.equal((await cache.docs.get('x', 'immutable', 'nuget.org', load.fn)).state, 'HIT');
-    await cache.docs.settle();
   });
 
   it('caches a 404 for ttl.notFound, then reloads it', async (t) => {
@@ -175,7 +242,7 @@ describe('DocCache', () => {
     answer = ok('{"versions":["1.0.0"]}');
     const reloaded = await cache.docs.get('idx:nuget.org:new.pkg', 'metadata', 'nuget.org', load.fn);
     assert.equal(load.calls, 2);
-    assert.equal(reloaded.state, 'MISS', 'an expired 404 is reloaded in the foreground');
+    assert.equal(reloaded.state, 'MISS');
     assert.equal(reloaded.doc.status, 200);
     assert.equal((await cache.docs.get('idx:nuget.org:new.pkg', 'metadata', 'nuget.org', load.fn)).state, 'HIT');
   });
@@ -194,6 +261,20 @@ describe('DocCache', () => {
       assert.equal(r.state, 'MISS');
       assert.equal(r.doc.body, '{"one":true}');
     }
+  });
+
+  it('coalesces concurrent revalidations of an expired copy into one loader call', async (t) => {
+    const clock = new FakeClock();
+    const cache = await open(t, await tempDir(t), clock);
+    await cache.docs.get('k', 'metadata', 'nuget.org', async () => ok('{"v":1}'));
+    clock.advance(6 * MIN);
+    const d = deferredLoader();
+    const gets = Array.from({ length: 10 }, () => cache.docs.get('k', 'metadata', 'nuget.org', d.loader));
+    await until(() => d.calls > 0, 'the loader');
+    d.resolve({ kind: 'notModified' });
+    const results = await Promise.all(gets);
+    assert.equal(d.calls, 1);
+    for (const r of results) assert.equal(r.state, 'REVALIDATED');
   });
 
   it('never caches a loader that throws, and rethrows when nothing is cached', async (t) => {
@@ -217,51 +298,53 @@ describe('DocCache', () => {
     assert.equal((await cache.docs.get('k', 'metadata', 'nuget.org', good.fn)).state, 'MISS');
   });
 
-  it('serves the cached copy with STALE and a warning when the upstream fails (stale-if-error)', async (t) => {
+  it('serves the cached copy with STALE and a reason that names no URL, host or address (stale-if-error)', async (t) => {
     const clock = new FakeClock();
     const cache = await open(t, await tempDir(t), clock);
     let fail = false;
     const load = counter(async (): Promise<LoadResult> => {
-      if (fail) throw new UpstreamError('nuget.org', 'connect ECONNREFUSED 10.0.0.1:443');
+      if (fail) throw refused();
       return ok('{"good":1}');
     });
     await cache.docs.get('k', 'metadata', 'nuget.org', load.fn);
     clock.advance(3 * 60 * MIN);
     fail = true;
-    // First stale answer: served at once, the background refresh fails.
-    assert.equal((await cache.docs.get('k', 'metadata', 'nuget.org', load.fn)).state, 'STALE');
-    await cache.docs.settle();
     const r = await cache.docs.get('k', 'metadata', 'nuget.org', load.fn);
     assert.equal(r.state, 'STALE');
     assert.equal(r.doc.body, '{"good":1}');
-    assert.equal(r.warning, 'nugate: upstream "nuget.org" failed (connect ECONNREFUSED 10.0.0.1:443); serving a cached copy from 3h ago');
-    await cache.docs.settle();
+    assert.equal(r.ageMs, 3 * 60 * MIN);
+    assert.equal(r.staleReason, 'upstream "nuget.org" unavailable (connection refused)');
+    assert.doesNotMatch(r.staleReason ?? '', /10\.0\.0\.1|feed\.internal|https?:/);
 
-    // Once the upstream is back, the warning goes away.
+    // Once the upstream is back, the next request revalidates and the reason goes away.
     fail = false;
-    await cache.docs.settle();
-    await cache.docs.get('k', 'metadata', 'nuget.org', load.fn);
-    await cache.docs.settle();
     const healed = await cache.docs.get('k', 'metadata', 'nuget.org', load.fn);
-    assert.equal(healed.state, 'HIT');
-    assert.equal(healed.warning, undefined);
+    assert.equal(healed.state, 'MISS');
+    assert.equal(healed.staleReason, undefined);
+    assert.equal((await cache.docs.get('k', 'metadata', 'nuget.org', load.fn)).state, 'HIT');
   });
 
-  it('stale-if-error also covers a foreground reload (an expired 404, or past maxStaleMs)', async (t) => {
+  it('names an upstream status by its number only', async (t) => {
     const clock = new FakeClock();
-    const cache = await open(t, await tempDir(t), clock, { maxStaleMs: 0 });
-    let fail = false;
-    const load = counter(async (): Promise<LoadResult> => {
-      if (fail) throw new UpstreamError('nuget.org', 'answered 502');
-      return ok('{"good":1}');
-    });
-    await cache.docs.get('k', 'metadata', 'nuget.org', load.fn);
+    const cache = await open(t, await tempDir(t), clock);
+    await cache.docs.get('k', 'metadata', 'nuget.org', async () => ok('{}'));
     clock.advance(10 * MIN);
-    fail = true;
-    const r = await cache.docs.get('k', 'metadata', 'nuget.org', load.fn);
+    const r = await cache.docs.get('k', 'metadata', 'nuget.org', async () => {
+      throw new UpstreamError('nuget.org', 'https://10.1.2.3/v3/flat/x/index.json answered 503');
+    });
+    assert.equal(r.staleReason, 'upstream "nuget.org" unavailable (HTTP 503)');
+  });
+
+  it('serves an expired 404 copy (STALE) when its reload fails', async (t) => {
+    const clock = new FakeClock();
+    const cache = await open(t, await tempDir(t), clock);
+    await cache.docs.get('k', 'metadata', 'nuget.org', async () => ({ kind: 'notFound' }));
+    clock.advance(MIN + 1);
+    const r = await cache.docs.get('k', 'metadata', 'nuget.org', async () => {
+      throw new UpstreamError('nuget.org', 'answered 502');
+    });
     assert.equal(r.state, 'STALE');
-    assert.equal(r.ageMs, 10 * MIN);
-    assert.match(r.warning ?? '', /^nugate: upstream "nuget\.org" failed \(answered 502\); serving a cached copy from 10m ago$/);
+    assert.equal(r.doc.status, 404);
   });
 
   it('keeps search answers in memory only: metadata survives a restart, search is asked again', async (t) => {
@@ -281,6 +364,18 @@ describe('DocCache', () => {
     assert.equal(search.calls, 2);
   });
 
+  it('evictSearches forgets every search answer and nothing else', async (t) => {
+    const cache = await open(t, await tempDir(t), new FakeClock());
+    const load = counter(async () => ok('{}'));
+    await cache.docs.get('search:u:q=a', 'search', 'u', load.fn);
+    await cache.docs.get('autocomplete:u:q=a', 'search', 'u', load.fn);
+    await cache.docs.get('flat:u:a', 'metadata', 'u', load.fn);
+    cache.docs.evictSearches();
+    assert.equal((await cache.docs.get('search:u:q=a', 'search', 'u', load.fn)).state, 'MISS');
+    assert.equal((await cache.docs.get('autocomplete:u:q=a', 'search', 'u', load.fn)).state, 'MISS');
+    assert.equal((await cache.docs.get('flat:u:a', 'metadata', 'u', load.fn)).state, 'HIT');
+  });
+
   it('offline: cached copies of any age are HITs, missing ones are NotFound, and no loader runs', async (t) => {
     const dir = await tempDir(t);
     const clock = new FakeClock();
@@ -288,46 +383,47 @@ describe('DocCache', () => {
     await online.docs.get('k', 'metadata', 'nuget.org', async () => ok('{"cached":1}'));
     await online.close();
 
-    const offline = await open(t, dir, clock, { offline: true });
+    const offline = await open(t, dir, clock, {}, { offline: true });
     clock.advance(30 * 24 * 60 * MIN);
     const load = counter(async () => ok('{"never":1}'));
     const r = await offline.docs.get('k', 'metadata', 'nuget.org', load.fn);
     assert.equal(r.state, 'HIT');
     assert.equal(r.doc.body, '{"cached":1}');
+    assert.equal((await offline.docs.get('k', 'metadata', 'nuget.org', load.fn, { revalidate: true })).state, 'HIT');
     await assert.rejects(offline.docs.get('missing', 'metadata', 'nuget.org', load.fn), (err: unknown) => err instanceof NugateError && err.status === 404);
     await offline.docs.settle();
     assert.equal(load.calls, 0);
   });
 
-  it('evicts by prefix from the hot and metadata tiers, and an in-flight load does not resurrect it', async (t) => {
+  // Issue 8: evicting `foo` also evicted `foo.bar` (prefix match), and every eviction walked the store.
+  it('evictKeys is exact, and an in-flight load of an evicted key does not resurrect it', async (t) => {
     const dir = await tempDir(t);
     const clock = new FakeClock();
     const cache = await open(t, dir, clock);
     const load = counter(async () => ok('{}'));
-    await cache.docs.get('reg:nuget.org:contoso.a', 'metadata', 'nuget.org', load.fn);
-    await cache.docs.get('reg:nuget.org:contoso.b', 'metadata', 'nuget.org', load.fn);
-    await cache.docs.get('reg:nuget.org:other', 'metadata', 'nuget.org', load.fn);
+    await cache.docs.get('reg:nuget.org:contoso', 'metadata', 'nuget.org', load.fn);
+    await cache.docs.get('reg:nuget.org:contoso.bar', 'metadata', 'nuget.org', load.fn);
     const d = deferredLoader();
-    const inflight = cache.docs.get('reg:nuget.org:contoso.c', 'metadata', 'nuget.org', d.loader);
+    const inflight = cache.docs.get('flat:nuget.org:contoso', 'metadata', 'nuget.org', d.loader);
     await until(() => d.calls === 1, 'the loader');
 
-    await cache.docs.evict(['reg:nuget.org:contoso.']);
+    await cache.docs.evictKeys(['reg:nuget.org:contoso', 'flat:nuget.org:contoso']);
     d.resolve(ok('{"old":1}'));
     assert.equal((await inflight).doc.body, '{"old":1}', 'the waiting client still gets its answer');
 
     await cache.close();
     const reopened = await open(t, dir, clock);
     const after = counter(async () => ok('{"new":1}'));
-    assert.equal((await reopened.docs.get('reg:nuget.org:contoso.a', 'metadata', 'nuget.org', after.fn)).state, 'MISS');
-    assert.equal((await reopened.docs.get('reg:nuget.org:contoso.c', 'metadata', 'nuget.org', after.fn)).state, 'MISS');
-    assert.equal((await reopened.docs.get('reg:nuget.org:other', 'metadata', 'nuget.org', after.fn)).state, 'HIT');
+    assert.equal((await reopened.docs.get('reg:nuget.org:contoso', 'metadata', 'nuget.org', after.fn)).state, 'MISS');
+    assert.equal((await reopened.docs.get('flat:nuget.org:contoso', 'metadata', 'nuget.org', after.fn)).state, 'MISS', 'not stored by the load that was in flight');
+    assert.equal((await reopened.docs.get('reg:nuget.org:contoso.bar', 'metadata', 'nuget.org', after.fn)).state, 'HIT', 'foo.bar survives evicting foo');
     assert.equal(after.calls, 2);
   });
 
   it('evicts from the hot tier of the running instance too', async (t) => {
     const cache = await open(t, await tempDir(t), new FakeClock());
     await cache.docs.get('a:1', 'metadata', 'nuget.org', async () => ok('{}'));
-    await cache.docs.evict(['a:']);
+    await cache.docs.evictKeys(['a:1']);
     const load = counter(async () => ok('{"again":1}'));
     assert.equal((await cache.docs.get('a:1', 'metadata', 'nuget.org', load.fn)).state, 'MISS');
     assert.equal(load.calls, 1);

@@ -1,11 +1,12 @@
 /** Shared bits for the cache tests: a fake clock, configs on a temp dir, bodies, packages. */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { parseConfig } from '../../../src/config/load.ts';
 import type { Config, ConfigInput } from '../../../src/config/schema.ts';
+import { readBlobBody } from '../../../src/cache/blob-body.ts';
 import type { BlobBody, BlobKey, UpstreamBody } from '../../../src/cache/types.ts';
 
 export class FakeClock {
@@ -76,12 +77,9 @@ export function controlledBody(length?: number): { body: UpstreamBody; feed: Pas
   return { body, feed };
 }
 
-export async function readBody(body: BlobBody): Promise<Buffer> {
-  if (body.kind === 'buffer') return body.data;
-  if (body.kind === 'file') return readFile(body.path);
-  const chunks: Buffer[] = [];
-  for await (const chunk of body.stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+/** Reads a whole body the way a client would (a file body's handle is closed by its stream). */
+export function readBody(body: BlobBody): Promise<Buffer> {
+  return readBlobBody(body);
 }
 
 /** Every file under a folder, relative paths. */
@@ -112,9 +110,13 @@ export function tick(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Lets I/O run until `cond` holds; fails after many turns of the event loop (no timers, no sleeping). */
+/**
+ * Lets I/O run until `cond` holds (no timers, no sleeping); gives up only after many turns of the event loop
+ * and a generous 20 s, so a machine busy with other tests cannot make it fail early.
+ */
 export async function until(cond: () => boolean, what = 'condition'): Promise<void> {
-  for (let i = 0; i < 10_000; i++) {
+  const started = Date.now();
+  for (let i = 0; i < 10_000 || Date.now() - started < 20_000; i++) {
     if (cond()) return;
     await tick();
   }
