@@ -1,7 +1,8 @@
 /**
- * BlobCache (types.ts): package files served from the hot tier (a Buffer), else from disk (a file path),
+ * BlobCache (types.ts): package files served from the hot tier (a Buffer), else from disk (an open file),
  * else downloaded once for all concurrent clients and streamed to each while it is written, verified and
- * indexed (blob-flight.ts). The disk tier is capped at `cache.maxSize`: least recently used blobs go first.
+ * indexed (blob-flight.ts). The disk tier is capped at `cache.maxSize` (least recently used blobs go first), one
+ * download at `limits.packageSize`.
  */
 import type { Logger } from 'pino';
 import type { BlobStore } from './blob-fs.ts';

@@ -9,7 +9,9 @@ import { LRUCache } from 'lru-cache';
  * What an entry costs in memory besides its payload: the key, the record objects and lru-cache's own slots.
  * Measured with test/unit/cache/measure-hot-overhead.ts (200k not-found documents, Node 20): about 340 B of
  * heap and 360-500 B of RSS per entry with a 35-character key, so 512 B plus the key keeps the real memory of
- * the hot tier within `cache.hotMaxSize` (the 256 B charged before let RSS outgrow it about 2x for 404s).
+ * the hot tier within `cache.hotMaxSize` (issue 8 measured RSS growing ~0.8 KB per 404 entry while 256 B
+ * were charged, counting everything a request leaves behind; the hot tier's own share is what is charged here).
+ * Outside this bound: the metadata accounting (meta-index.ts), about 150 B per stored document.
  */
 export const HOT_ENTRY_OVERHEAD = 512;
 

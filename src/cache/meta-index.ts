@@ -5,7 +5,9 @@
  *   keys to remove;
  * - the expiry of negative (404) entries, so they are removed once `ttl.notFound` has passed instead of
  *   staying in the store forever.
- * It lives in memory (about 100 bytes plus the key per stored document) and is seeded by one walk at start-up.
+ * It lives in memory, about 150 B per stored document (measured: 200k entries, 33-character keys), i.e. at most
+ * ~15% of `cache.maxMetadataSize` when every record is tiny (each is charged at least META_RECORD_OVERHEAD), and
+ * is seeded by one walk at start-up.
  * With a store shared by several instances (Redis) each instance accounts what it wrote and found at start.
  */
 
