@@ -64,6 +64,12 @@ export interface StaticFeedOptions {
   galleryUrl?: string;
   /** Extra service index entries, appended after the built-in ones. */
   extraResources?: ServiceIndexResource[];
+  /**
+   * When given, the service index advertises only resources whose type name (the `@type` before any `/version`)
+   * is in this list, e.g. `['PackageBaseAddress', 'RegistrationsBaseUrl']` for a feed without search, publish or
+   * vulnerability info. The other endpoints keep answering if asked directly. Default: everything.
+   */
+  advertise?: string[];
   /** Contents of the one vulnerability page. Default `{}` (no known vulnerabilities). */
   vulnerabilities?: Record<string, VulnerabilityEntry[]>;
   /**
@@ -362,9 +368,15 @@ export async function startStaticFeed(opts: StaticFeedOptions = {}): Promise<Sta
       { '@id': `${origin}/v3/vulnerabilities/index.json`, '@type': 'VulnerabilityInfo/6.7.0', comment: 'The endpoint for discovering information about vulnerabilities of packages in this package source.' },
       ...(opts.extraResources ?? []),
     ];
+    const advertise = opts.advertise;
+    const typeName = (t: string): string => t.split('/')[0] ?? t;
+    const advertised =
+      advertise === undefined
+        ? resources
+        : resources.filter((r) => (Array.isArray(r['@type']) ? r['@type'] : [r['@type']]).some((t) => advertise.includes(typeName(t))));
     return {
       version: '3.0.0',
-      resources,
+      resources: advertised,
       '@context': { '@vocab': 'http://schema.nuget.org/services#', comment: 'http://www.w3.org/2000/01/rdf-schema#comment' },
     };
   };
