@@ -637,6 +637,7 @@ export class HttpSource implements Source {
 
   async file(id: string, version: string, file: BlobFile): Promise<BlobResult | undefined> {
     const found = await this.deps.blobs.get({ upstream: this.name, id, version, file }, () => this.loadFile(id, version, file));
+    if (found?.state === 'MISS' && file === 'nupkg') this.heldCache = undefined; // a new package: the held listing (search) is out of date
     if (found !== undefined || file === 'nupkg') return found;
     // The nuspec, readme or icon of a held package, when the upstream does not serve it (or nugate is offline).
     return this.fromHeldPackage(id, version, file);
