@@ -273,7 +273,8 @@ export function boundedBody(opened: BodySource, x: Exchange, limits: { maxBytes:
     throw x.error('invalid-body', 'unsupported content-encoding');
   }
   const headers = { ...opened.headers };
-  const hasBody = opened.method !== 'HEAD' && opened.status !== 204;
+  // https://www.rfc-editor.org/rfc/rfc9110#section-6.4.1: no content after HEAD, 204 or 304 (whatever Content-Length says).
+  const hasBody = opened.method !== 'HEAD' && opened.status !== 204 && opened.status !== 304;
   const declaredHeader = headers['content-length'];
   const declared = declaredHeader !== undefined && /^\d+$/.test(declaredHeader.trim()) ? Number(declaredHeader) : undefined;
   if (encoding !== 'identity') {
@@ -334,20 +335,15 @@ export function boundedBody(opened: BodySource, x: Exchange, limits: { maxBytes:
   });
   raw.on('error', (err) => fail(x.classify(err, 'body')));
   decoder?.on('error', (err) => fail(x.error('invalid-body', `invalid ${encoding} body`, err)));
-  meter.on('error', () => {
-    // The meter's own limit errors arrive here first; make sure the upstream body is released too.
-    if (!settled) {
-      cleanup();
-      decoder?.destroy();
-      raw.destroy();
-    }
-  });
-  // The consumer gave up (or the body ended): release everything either way.
+  // The consumer sees the error through its own listener; this one only keeps a consumer without one from
+  // crashing the process.
+  meter.on('error', () => {});
+  // Ended, failed (a limit of the meter's own included) or dropped by the consumer: release everything.
   meter.on('close', () => {
-    if (!settled) cleanup();
+    cleanup();
+    decoder?.destroy();
     if (!raw.readableEnded) raw.destroy();
   });
-  meter.on('end', cleanup);
 
   if (decoder) raw.pipe(decoder).pipe(meter);
   else raw.pipe(meter);

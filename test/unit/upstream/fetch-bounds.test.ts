@@ -127,6 +127,14 @@ describe('fetchBuffer bounds', () => {
     assert.deepEqual(JSON.parse(gone.body.toString()), { error: 'gone' });
   });
 
+  it('a 304 comes back as a status with its validators, whatever Content-Length it repeats', async () => {
+    up.route('/not-modified', (_req, res) => void res.writeHead(304, { etag: '"v1"', 'content-length': '1234' }).end());
+    const res = await fetchBuffer(dispatcher, request(up.url('/not-modified'), { headers: { 'if-none-match': '"v1"' } }));
+    assert.equal(res.status, 304);
+    assert.equal(res.headers.etag, '"v1"');
+    assert.equal(res.body.length, 0);
+  });
+
   it('a client abort is "aborted", not an upstream failure', async () => {
     up.route('/drip-abort', drip(50));
     const ac = new AbortController();
