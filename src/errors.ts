@@ -26,7 +26,7 @@ export const payloadTooLarge = (message: string): NugateError => new NugateError
  * What went wrong with an upstream request. 'aborted' is the client going away: never the upstream's fault, so it
  * must not count against its breaker.
  */
-export type UpstreamFailure = 'timeout' | 'connect' | 'too-large' | 'invalid-body' | 'redirect' | 'status' | 'aborted';
+export type UpstreamFailure = 'timeout' | 'connect' | 'too-large' | 'invalid-body' | 'redirect' | 'status' | 'refused' | 'aborted';
 
 /** An upstream could not be reached or answered badly (5xx, timeout, invalid body). */
 export class UpstreamError extends NugateError {

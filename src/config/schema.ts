@@ -169,7 +169,7 @@ export const configSchema = z
         /** All pages of one registration together (decoded). */
         registrationSize: size('64MB'),
         /** Most pages fetched for one registration index. */
-        registrationPages: z.number().int().min(1).max(10_000).default(200),
+        registrationPages: z.number().int().min(1).max(10_000).default(1000),
         /** Largest package file (decoded); nuget.org accepts up to 250 MB. */
         packageSize: size('1GB'),
       })

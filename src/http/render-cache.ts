@@ -1,7 +1,7 @@
 /**
  * Rendered responses, ready to send, keyed by public URL. A hit here is the whole hit path: no JSON parse, no
- * merge, no upstream. Entries live only as long as the documents they were built from stay fresh, and carry the
- * ids they describe so a publish can evict them.
+ * merge, no upstream. Entries live only as long as the answers they were built from stay fresh, and carry the ids
+ * they describe, indexed, so a publish or a newly held package evicts exactly its responses without a walk.
  */
 import { LRUCache } from 'lru-cache';
 import type { Rendered } from './respond.ts';
@@ -14,6 +14,8 @@ interface Entry {
 
 export class RenderCache {
   private readonly lru: LRUCache<string, Entry>;
+  /** id → keys of the responses that describe it; kept in step with the LRU by its dispose hook. */
+  private readonly byId = new Map<string, Set<string>>();
 
   constructor(maxBytes: number, now: () => number) {
     this.lru = new LRUCache<string, Entry>({
@@ -21,6 +23,7 @@ export class RenderCache {
       sizeCalculation: (e) => e.rendered.body.length + 512,
       ttlAutopurge: false,
       perf: { now },
+      dispose: (entry, key) => this.unindex(key, entry.ids),
     });
   }
 
@@ -32,17 +35,34 @@ export class RenderCache {
   set(key: string, rendered: Rendered, ttlMs: number, ids: string[]): void {
     if (ttlMs <= 0) return;
     this.lru.set(key, { rendered, ids }, { ttl: ttlMs });
+    // set() disposed any previous entry under this key (and unindexed it) before this point.
+    if (!this.lru.has(key)) return;
+    for (const id of ids) {
+      let keys = this.byId.get(id);
+      if (keys === undefined) this.byId.set(id, (keys = new Set()));
+      keys.add(key);
+    }
   }
 
   /** Drops every response about one of these ids, and every search-like response. */
   evictIds(ids: string[]): void {
-    const wanted = new Set(ids.map((i) => i.toLowerCase()));
-    for (const [key, entry] of this.lru.entries()) {
-      if (entry.ids.some((i) => i === '*' || wanted.has(i))) this.lru.delete(key);
+    for (const id of [...ids.map((i) => i.toLowerCase()), '*']) {
+      const keys = this.byId.get(id);
+      if (keys === undefined) continue;
+      for (const key of [...keys]) this.lru.delete(key);
     }
   }
 
   clear(): void {
     this.lru.clear();
+  }
+
+  private unindex(key: string, ids: string[]): void {
+    for (const id of ids) {
+      const keys = this.byId.get(id);
+      if (keys === undefined) continue;
+      keys.delete(key);
+      if (keys.size === 0) this.byId.delete(id);
+    }
   }
 }

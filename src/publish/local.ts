@@ -23,13 +23,13 @@ export function folderNeedsMappedKeys(upstream: string): NugateError {
   return forbidden(`Pushing to folder upstream "${upstream}" needs publish.keyMode "mapped" (nugate checks the API key itself)`);
 }
 
-/** Offline, nothing may reach a network upstream; a folder needs no network and keeps taking pushes. */
+/** Offline, nothing may reach a network upstream (503 with the reason, which the client prints); a folder needs no network and keeps taking pushes. */
 export function offlineRefusal(upstream?: string): NugateError {
   const text =
     upstream === undefined
       ? 'Publishing is disabled: nugate is offline, and offline only folder upstreams take packages'
       : `Publishing is disabled: nugate is offline and upstream "${upstream}" is not a folder`;
-  return new NugateError('OFFLINE', 404, text);
+  return new NugateError('OFFLINE', 503, text);
 }
 
 /** Runs one operation on the folder; file-system failures are thrown as NugateError (500, short reason). */

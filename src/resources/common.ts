@@ -125,6 +125,11 @@ export function nothingUsable(s: Services, outcomes: Array<Outcome<unknown>>, wh
   if (limited !== undefined && limited.error instanceof NugateError) {
     return new NugateError('UPSTREAM_RATE_LIMITED', 429, `${what} is not available: ${limited.error.message}`, { headers: limited.error.headers });
   }
+  // Every upstream refused the request itself (401/403/400…): a gateway error, not a passing outage to retry.
+  if (failed.every((f) => f.error instanceof UpstreamError && f.error.reason === 'refused')) {
+    const refused = failed[0]?.error;
+    return new NugateError('UPSTREAM_REFUSED', 502, `${what} is not available: ${refused instanceof Error ? refused.message : 'refused'}`);
+  }
   const { status, retryAfter } = s.config.unavailable;
   const headers: Record<string, string> = {};
   if (status !== 404) headers['retry-after'] = String(retryAfter);

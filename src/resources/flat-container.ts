@@ -79,7 +79,10 @@ export function flatContainerRoutes(s: Services, feed: Feed): Hono<Env> {
       throw err;
     }
     if (!blob) throw notFound(`${file} of ${id} ${version} not found`);
-    return sendBlob(c, blob, file === 'nupkg' || file === 'nuspec' ? CONTENT_TYPES[file] : blob.contentType || CONTENT_TYPES[file]);
+    // A package nugate did not hold before changes what it can say about the id (completed registration leaves,
+    // search over held packages): rendered answers about it are rebuilt.
+    if (file === 'nupkg' && blob.state === 'MISS') s.render.evictIds([id]);
+    return sendBlob(c, blob, file === 'nupkg' || file === 'nuspec' ? CONTENT_TYPES[file] : blob.contentType || CONTENT_TYPES[file], s.log);
   };
 
   app.get('/:id/:version/:file', async (c) => {

@@ -9,6 +9,7 @@ import type { Nuspec } from '../nuget/nuspec.ts';
 import { unzipSync } from 'fflate';
 import { readEntryFromFile, readManifestFromBuffer, readManifestFromFile } from '../nuget/nupkg.ts';
 import type { BlobCache, BlobResult } from '../cache/types.ts';
+import { closeBlobBody } from '../cache/blob-body.ts';
 import type { Json } from '../merge/registration.ts';
 
 /** The catalogEntry fields a nuspec provides, shaped like nuget.org's registration (protocol.md §1.4). */
@@ -58,6 +59,9 @@ export async function heldNuspec(blobs: BlobCache, upstream: string, id: string,
     return await manifestOf(blob);
   } catch {
     return undefined;
+  } finally {
+    // The body is ours (an open file handle or a stream): it is read here, never sent.
+    await closeBlobBody(blob.body);
   }
 }
 
@@ -65,7 +69,6 @@ async function manifestOf(blob: BlobResult): Promise<{ nuspec: Nuspec; xml: Buff
   const body = blob.body;
   if (body.kind === 'buffer') return readManifestFromBuffer(body.data);
   if (body.kind === 'file') return readManifestFromFile(body.path);
-  body.stream.destroy();
   return undefined;
 }
 
@@ -90,6 +93,8 @@ export async function heldAsset(blobs: BlobCache, upstream: string, id: string, 
     return { body: { kind: 'buffer', data }, size: data.length, contentType: file === 'readme' ? 'text/markdown; charset=utf-8' : iconType(entry), state: 'HIT' };
   } catch {
     return undefined;
+  } finally {
+    await closeBlobBody(blob.body);
   }
 }
 

@@ -4,6 +4,7 @@
  * (upstream/http.ts) behind its breaker, stores canonical documents under typed keys (keys.ts) and answers by the
  * cache's freshness rule (ARCHITECTURE.md "Freshness").
  */
+import type { Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
@@ -245,10 +246,11 @@ export class HttpSource implements Source {
       return new UpstreamError(this.name, 'rate limited nugate (429)', { status: 429, reason: 'status', ...(retryAfter ? { headers: { 'retry-after': retryAfter } } : {}) });
     }
     if (res.status === 401 || res.status === 403 || res.status === 407) {
-      return new UpstreamError(this.name, `refused nugate's credentials (${res.status})`, { status: 502, reason: 'status' });
+      return new UpstreamError(this.name, `refused nugate's credentials (${res.status})`, { status: 502, reason: 'refused' });
     }
     if (res.status >= 500) return new UpstreamError(this.name, `failed (${res.status})`, { status: 502, reason: 'status' });
-    return new UpstreamError(this.name, `answered ${res.status}`, { status: 502, reason: 'status' });
+    // Any other 4xx: the upstream refuses the request itself; retrying will not help.
+    return new UpstreamError(this.name, `refused the request (${res.status})`, { status: 502, reason: 'refused' });
   }
 
   private async getJson(url: string, headers: Record<string, string>, opts: { timeout?: number; maxBytes?: number } = {}): Promise<FetchedBuffer> {
@@ -518,7 +520,12 @@ export class HttpSource implements Source {
   async search(params: SearchParams, extra: Record<string, string>): Promise<Answer<SearchPage>> {
     const q = searchQuery(params, extra);
     const res = await this.orLocal(() => this.searchDoc('search', q));
-    if (res === undefined || 'local' in res) return this.localSearch(params, res?.reason);
+    if (res === undefined || 'local' in res) {
+      const local = await this.localSearch(params, res?.error.message);
+      // A down upstream contributes what nugate holds; with nothing held it is a failure, not an empty answer.
+      if (res !== undefined && local.found && local.value.data.length === 0) throw res.error;
+      return local;
+    }
     return this.answer(res, 'search', (body) => {
       const b = JSON.parse(body) as { totalHits?: unknown; data?: unknown };
       const data = Array.isArray(b.data) ? b.data.filter(isObject) : [];
@@ -530,8 +537,9 @@ export class HttpSource implements Source {
     const q = searchQuery(params, {});
     const res = await this.orLocal(() => this.searchDoc('autocomplete', q));
     if (res === undefined || 'local' in res) {
-      const packages = await this.localPackages();
-      return { found: true, value: localAutocompleteIds(packages, params, () => [this.name]), meta: localMeta(res?.reason) };
+      const value = localAutocompleteIds(await this.localPackages(), params, () => [this.name]);
+      if (res !== undefined && value.data.length === 0) throw res.error;
+      return { found: true, value, meta: localMeta(res?.error.message) };
     }
     return this.answer(res, 'search', (body) => {
       const b = JSON.parse(body) as { totalHits?: unknown; data?: unknown };
@@ -548,7 +556,8 @@ export class HttpSource implements Source {
       const local = (await this.localPackages()).filter((p) => p.id === id);
       const found = localSearch(local, { ...params, q: `id:${id}`, skip: 0, take: 1 }, () => [this.name]).data[0];
       const versions = Array.isArray(found?.versions) ? (found.versions as Array<{ version: string }>).map((v) => v.version) : [];
-      return { found: true, value: versions, meta: localMeta(res?.reason) };
+      if (res !== undefined && versions.length === 0) throw res.error;
+      return { found: true, value: versions, meta: localMeta(res?.error.message) };
     }
     return this.answer(res, 'search', (body) => {
       const d = (JSON.parse(body) as { data?: unknown }).data;
@@ -560,12 +569,12 @@ export class HttpSource implements Source {
    * The upstream's answer, or a marker to answer from what nugate holds: when the upstream has no search service,
    * nugate is offline, or the upstream failed and nothing was cached (a down upstream still contributes what is held).
    */
-  private async orLocal(ask: () => Promise<DocResult | undefined>): Promise<DocResult | { local: true; reason: string } | undefined> {
+  private async orLocal(ask: () => Promise<DocResult | undefined>): Promise<DocResult | { local: true; error: UpstreamError } | undefined> {
     try {
       return await ask();
     } catch (err) {
       if (!(err instanceof UpstreamError)) throw err;
-      return { local: true, reason: err.message };
+      return { local: true, error: err };
     }
   }
 
@@ -657,6 +666,12 @@ export class HttpSource implements Source {
       res.body.resume();
       throw this.statusError(res);
     }
+    // A login page or an error text sent with a 200 is refused before the client is told anything: a package is a
+    // zip, which starts with a local file header (PK\x03\x04).
+    if (file === 'nupkg' && !(await startsWith(res.body, ZIP_MAGIC))) {
+      res.body.destroy();
+      throw new UpstreamError(this.name, 'sent something that is not a package', { reason: 'invalid-body' });
+    }
     // A body that breaks off half-way is an upstream failure too.
     res.body.once('error', (err: unknown) => {
       if (!(err instanceof UpstreamError && err.reason === 'aborted')) this.breaker.failure();
@@ -746,8 +761,40 @@ export class HttpSource implements Source {
     for (const key of [...this.completions.keys()]) if (key.startsWith(`${id}/`)) this.completions.delete(key);
     this.heldCache = undefined;
     await this.deps.docs.evictKeys(idKeys(this.name, id));
+    // Any search answer may list the id.
+    this.deps.docs.evictSearches();
     await this.deps.blobs.evictId(id);
   }
+}
+
+const ZIP_MAGIC = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
+
+/**
+ * Reads just enough of a stream to compare its first bytes with `magic`, then puts them back (unshift), so the
+ * stream is consumed from its start afterwards. A stream that ends or fails first does not match.
+ */
+function startsWith(stream: Readable, magic: Buffer): Promise<boolean> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const finish = (result: boolean): void => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onEnd);
+      stream.pause();
+      if (chunks.length > 0 && result) stream.unshift(Buffer.concat(chunks, length));
+      resolve(result);
+    };
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      length += chunk.length;
+      if (length >= magic.length) finish(Buffer.concat(chunks, length).subarray(0, magic.length).equals(magic));
+    };
+    const onEnd = (): void => finish(false);
+    stream.on('data', onData);
+    stream.once('end', onEnd);
+    stream.once('error', onEnd);
+  });
 }
 
 /** True when `url` lies under one of the bases (compared as given and WHATWG-normalized, so ':443' or case do not matter). */
