@@ -88,7 +88,9 @@ export class TieredDocCache implements DocCache {
 
   async get(key: string, kind: DocKind, upstream: string, loader: DocLoader, opts: DocGetOptions = {}): Promise<DocResult> {
     this.removeExpired();
-    const cached = await this.read(key, kind, upstream);
+    let cached = await this.read(key, kind, upstream);
+    // An expired negative entry is gone, whether or not its removal has run yet: it is never served stale.
+    if (cached !== undefined && cached.doc.status === 404 && this.ageOf(cached.doc) >= this.deps.policy.ttl(kind, upstream, 404)) cached = undefined;
     if (this.deps.offline(upstream)) {
       if (cached !== undefined) return { doc: cached.doc, state: 'HIT', ageMs: this.ageOf(cached.doc) };
       throw notFound(`nugate is offline and this document is not cached`);
