@@ -3,53 +3,61 @@
  * (protocol.md §2.4: nuget.org puts the error text there), so every answer sets one. Node keeps a
  * statusMessage set before writeHead, so the response still goes through Hono's normal path.
  */
-import type { Context } from 'hono';
-import type { HttpBindings } from '@hono/node-server';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { StatusCode } from 'hono/utils/http-status';
+import { isNugateError } from '../errors.ts';
+import { headerSafe, type Env } from '../http/respond.ts';
 
-export type PublishEnv = { Bindings: HttpBindings };
+export type PublishEnv = Env;
 
 const MAX_REASON = 200;
 
 /**
- * A reason phrase Node will accept (RFC 9112 §4: HTAB / SP / VCHAR / obs-text; no CR or LF). Non-ASCII
- * becomes "?" because clients decode the status line as Latin-1.
+ * A reason phrase Node will accept (RFC 9112 §4: HTAB / SP / VCHAR / obs-text; no CR or LF); clients decode
+ * the status line as Latin-1, so anything else becomes "?" (headerSafe).
  */
 export function reasonPhrase(text: string, fallback = 'Error'): string {
-  const cleaned = text
-    .replace(/[\r\n]+/g, ' ')
-    .replace(/[^\t\x20-\x7e]/g, '?')
-    .trim()
-    .slice(0, MAX_REASON);
+  const cleaned = headerSafe(text.replace(/[\r\n]+/g, ' ')).trim().slice(0, MAX_REASON);
   return cleaned === '' ? fallback : cleaned;
+}
+
+function setReason(c: Context<PublishEnv>, text: string): void {
+  // Absent under app.request() in unit tests, where there is no socket to write a status line to.
+  const out = (c.env as Partial<PublishEnv['Bindings']> | undefined)?.outgoing;
+  if (out !== undefined) out.statusMessage = reasonPhrase(text);
+}
+
+/**
+ * Middleware for the publish routes: an error answer built by app.onError gets the error's text as its reason
+ * phrase too, so `dotnet nuget push` prints why, not just "Forbidden".
+ */
+export function errorReasonPhrase(): MiddlewareHandler<PublishEnv> {
+  return async function errorReasonPhrase(c, next) {
+    await next();
+    if (isNugateError(c.error)) setReason(c, c.error.message);
+  };
 }
 
 export interface ReplyOptions {
   /** Header values kept as separate lines (X-NuGet-Warning: the client logs each one). */
   multi?: Record<string, string[]>;
   headers?: Record<string, string>;
-  /** Ask Node to close the connection after the answer (the request body was not fully read). */
-  close?: boolean;
 }
 
-/** Sends `status` with `reason` as the reason phrase and `body` as text (no body for 204/304). */
+/**
+ * Sends `status` with `reason` as the reason phrase and `body` as text (no body for 204/304). Only for answers
+ * that are not nugate's own errors: an upstream's answer relayed as it came, or a folder's outcome.
+ */
 export function reply(c: Context<PublishEnv>, status: number, reason: string, body: string, options: ReplyOptions = {}): Response {
-  const out = c.env.outgoing;
-  out.statusMessage = reasonPhrase(reason);
+  setReason(c, reason);
   // Set on the raw response: Web Headers would fold repeated values into one comma-joined line.
   for (const [name, values] of Object.entries(options.multi ?? {})) {
-    if (values.length > 0) out.setHeader(name, values);
+    if (values.length > 0) c.env.outgoing.setHeader(name, values);
   }
   const headers: Record<string, string> = { ...options.headers };
-  if (options.close) headers.connection = 'close';
   // Upstream statuses are passed through as they came, so the number is not one of Hono's literal types.
   const code = status as StatusCode;
   if (status === 204 || status === 304 || body === '') return c.newResponse(null, code, headers);
   headers['content-type'] = 'text/plain; charset=utf-8';
   return c.newResponse(body, code, headers);
-}
-
-/** The common case: the same short text as reason phrase and body. */
-export function replyText(c: Context<PublishEnv>, status: number, message: string, options: ReplyOptions = {}): Response {
-  return reply(c, status, message, message, options);
 }

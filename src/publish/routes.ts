@@ -12,22 +12,26 @@ import { Hono, type Context } from 'hono';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { Config, UpstreamConfig } from '../config/schema.ts';
-import { forbidden, isNugateError, NugateError } from '../errors.ts';
+import { badRequest, isNugateError, notFound, NugateError, UpstreamError } from '../errors.ts';
 import type { FolderPublisher } from '../sources/folder/publish.ts';
+import type { PublishTarget } from '../sources/source.ts';
 import { isValidId } from '../nuget/id.ts';
 import { InvalidPackageError } from '../nuget/nuspec.ts';
 import { readManifestFromFile } from '../nuget/nupkg.ts';
 import { parseVersion } from '../nuget/version.ts';
 import { credentialHeaderNames, redactHeaders } from '../upstream/credentials.ts';
+import { createKeyGate, readGuard, type Admitted } from './admission.ts';
 import { drainRequest } from './drain.ts';
+import { apiKeyOutOfScope, bodyStalled, closing, misconfigured, packageTooLarge } from './errors.ts';
 import { forward, type ForwardResponse } from './forward.ts';
-import { createKeyCheck, keyAllowsId, type PublishKey } from './keys.ts';
+import { keyAllowsId } from './keys.ts';
 import { folderNeedsMappedKeys, offlineRefusal, publishLocally } from './local.ts';
 import { multipartFromFile } from './multipart.ts';
 import { outboundHeaders, upstreamApiKey } from './outbound.ts';
-import { relay, scrub } from './relay.ts';
-import { reply, replyText, type PublishEnv } from './reply.ts';
-import { spoolFirstPart, type SpooledFile, type SpoolResult } from './spool.ts';
+import { relay } from './relay.ts';
+import { errorReasonPhrase, reply, type PublishEnv } from './reply.ts';
+import { scrub } from './scrub.ts';
+import { spoolFirstPart, type SpooledFile } from './spool.ts';
 import { chooseTarget } from './target.ts';
 import { itemUrl, pushUrl } from './urls.ts';
 
@@ -35,8 +39,12 @@ export type PublishKind = 'package' | 'symbols';
 
 export interface PublishDeps {
   config: Config;
-  /** The target upstream's PackagePublish (kind 'package') or SymbolPackagePublish ('symbols') URL; throws a NugateError (404/501) when it has none. */
-  publishUrl(upstream: string, kind: PublishKind): Promise<string>;
+  /**
+   * Where a publish to this upstream goes: its PackagePublish (kind 'package') or SymbolPackagePublish
+   * ('symbols') URL, with the upstream's credentials valid for that URL (Source.publishTarget). Throws a
+   * NugateError (404 no such upstream, 501 no such resource). Credentials are sent in `mapped` key mode only.
+   */
+  target(upstream: string, kind: PublishKind): Promise<PublishTarget>;
   /** The publisher of a folder upstream, which stores packages itself; undefined for an HTTP upstream. */
   local?(upstream: string): FolderPublisher | undefined;
   /** Eligible upstreams for an id by packageSourceMapping, in priority order (all upstreams when unmapped). */
@@ -51,7 +59,10 @@ export interface PublishDeps {
 
 /** The NuGet client gives a push 5 minutes (PushRunner); a slow upstream gets no less from us. */
 const MIN_PUBLISH_TIMEOUT = 5 * 60_000;
-/** How much of a refused body we read before answering (drain.ts). */
+/**
+ * How much of a body refused after spooling began (too large, malformed) we read before answering (drain.ts).
+ * Refusals decided before the body (keys, read auth, configuration) read none of it and close instead.
+ */
 const MIN_DRAIN_BYTES = 64 * 1024 * 1024;
 const DRAIN_MS = 30_000;
 
@@ -62,6 +73,12 @@ interface HttpTarget {
   local?: undefined;
   /** What nugate sends as X-NuGet-ApiKey (undefined: none). */
   apiKey: string | undefined;
+}
+
+/** The headers nugate sends to the endpoint of an HTTP target, with its URL. */
+interface Endpoint {
+  url: string;
+  credentials: Readonly<Record<string, string>>;
 }
 
 /** A folder upstream: its publisher stores the package, no key goes anywhere. */
@@ -94,58 +111,59 @@ function warnAboutConfig(config: Config, env: NodeJS.ProcessEnv, log: Logger, is
   }
 }
 
+
 export function createPublishRoutes(deps: PublishDeps, kind: PublishKind): Hono<PublishEnv> {
   const { config } = deps;
   const env = deps.env ?? process.env;
   const log = deps.log.child({ component: 'publish', kind });
   const mapped = config.publish.keyMode === 'mapped';
   const enabled = config.publish.enabled && (kind === 'package' || config.publish.symbols);
-  const checkKey = createKeyCheck(config.publish.keys);
+  const keyGate = createKeyGate(config);
   const secretHeaderNames = credentialHeaderNames(config.upstreams);
   const drainBudget = { maxBytes: Math.max(config.publish.maxSize, MIN_DRAIN_BYTES), maxMs: DRAIN_MS };
   /** The folder publisher for a package push to `name`; folders keep no symbols (see target()). */
   const folderOf = (name: string): FolderPublisher | undefined => (kind === 'package' ? deps.local?.(name) : undefined);
   if (enabled && kind === 'package') warnAboutConfig(config, env, log, (name) => folderOf(name) !== undefined);
   const app = new Hono<PublishEnv>();
+  app.use('*', errorReasonPhrase());
+  for (const guard of readGuard(config)) app.use('*', guard);
 
   /**
-   * Refusals that do not depend on the package, decided before its body is read: offline with no folder that
-   * could take it (nothing may reach a network upstream offline), or a fixed folder target without mapped keys.
+   * Refusals that do not depend on the package, decided before its body is read: publishing off, offline with
+   * no folder that could take it (nothing may reach a network upstream offline), or a fixed folder target
+   * without mapped keys.
    */
-  function refusedUpFront(): { status: number; message: string } | undefined {
+  function refuseUpFront(): void {
+    if (!enabled) throw notFound(kind === 'symbols' ? 'Symbol package publishing is disabled' : 'Publishing is disabled');
     const fixed = config.publish.upstream;
     if (fixed !== undefined) {
       const folder = folderOf(fixed) !== undefined;
-      if (config.offline && !folder) return { status: 404, message: offlineRefusal(fixed).message };
-      if (folder && !mapped) return { status: 403, message: folderNeedsMappedKeys(fixed).message };
-      return undefined;
+      if (config.offline && !folder) throw offlineRefusal(fixed);
+      if (folder && !mapped) throw folderNeedsMappedKeys(fixed);
+      return;
     }
-    if (config.offline && !config.upstreams.some((u) => folderOf(u.name) !== undefined)) return { status: 404, message: offlineRefusal().message };
-    return undefined;
+    if (config.offline && !config.upstreams.some((u) => folderOf(u.name) !== undefined)) throw offlineRefusal();
   }
 
-  /** Answers without reading the body first would risk a reset connection; read it, then answer. */
-  async function refuse(c: Context<PublishEnv>, status: number, message: string): Promise<Response> {
+  /** Everything decided from the headers alone; for a push, a refusal closes the connection unread. */
+  function admit(c: Context<PublishEnv>, withBody: boolean): Admitted {
+    try {
+      refuseUpFront();
+      return keyGate(c);
+    } catch (err) {
+      throw withBody && isNugateError(err) ? closing(err) : err;
+    }
+  }
+
+  /** A refusal once the body is being read: read the rest within a budget so the client gets the answer, else close. */
+  async function refuseAfterReading(c: Context<PublishEnv>, err: NugateError): Promise<never> {
     const drained = await drainRequest(c.env.incoming, drainBudget);
-    return replyText(c, status, message, { close: !drained });
+    throw drained ? err : closing(err);
   }
 
-  /**
-   * Key rules before the body is read. `mapped`: the client's key must be one of ours (403, never 401:
-   * the client does not answer a push with credentials; protocol.md §5 item 50).
-   */
-  function clientKey(c: Context<PublishEnv>): { key: PublishKey | undefined; raw: string | undefined } | undefined {
-    const raw = c.req.header('x-nuget-apikey');
-    if (!mapped) return { key: undefined, raw };
-    const key = checkKey(raw);
-    return key === undefined ? undefined : { key, raw };
-  }
-
-  /** Picks the upstream and the key it gets; throws NugateError (400/403/404/500) when that is not possible. */
-  function target(id: string, client: { key: PublishKey | undefined; raw: string | undefined }): Target {
-    if (mapped && client.key !== undefined && !keyAllowsId(client.key, id)) {
-      throw forbidden(`This API key may not publish "${id}"`);
-    }
+  /** Picks the upstream and the key it gets; throws NugateError (400/403/404/500/501) when that is not possible. */
+  function target(id: string, client: Admitted): Target {
+    if (client.key !== undefined && !keyAllowsId(client.key, id)) throw apiKeyOutOfScope(id);
     const upstream = chooseTarget(config, deps.eligible, id);
     if (kind === 'symbols' && deps.local?.(upstream.name) !== undefined) {
       throw new NugateError('NO_PUBLISH', 501, `upstream "${upstream.name}" is a folder and does not accept symbol packages`);
@@ -157,6 +175,13 @@ export function createPublishRoutes(deps: PublishDeps, kind: PublishKind): Hono<
     }
     if (config.offline) throw offlineRefusal(upstream.name);
     return { upstream, apiKey: mapped ? upstreamApiKey(upstream, env) : client.raw };
+  }
+
+  /** The endpoint of an HTTP target; the upstream's credentials only in `mapped` mode (outbound.ts). */
+  async function endpoint(t: HttpTarget): Promise<Endpoint> {
+    const found = await deps.target(t.upstream.name, kind);
+    if (found.kind !== 'http') throw misconfigured(t.upstream.name, 'its publish target is not an HTTP endpoint');
+    return { url: found.url, credentials: mapped ? found.credentials : {} };
   }
 
   /** After a 2xx: every cached resource of the id goes, so the next read sees the change (protocol.md §5 item 54). */
@@ -177,19 +202,18 @@ export function createPublishRoutes(deps: PublishDeps, kind: PublishKind): Hono<
     return reply(c, outcome.status, outcome.reason, outcome.status < 300 ? '' : outcome.reason);
   }
 
-  function fail(c: Context<PublishEnv>, op: Op, err: unknown, tmpPath?: string): Response {
+  /**
+   * Errors leave as NugateError for app.onError. A bad package becomes a 400 without the temp path; a 5xx of
+   * ours is logged here with its detail (which the client's text leaves out).
+   */
+  function asPublishError(op: Op, err: unknown, tmpPath?: string): unknown {
     if (err instanceof InvalidPackageError) {
-      // The temp path means nothing to the client.
-      const text = `Invalid package: ${tmpPath ? err.message.split(tmpPath).join('package') : err.message}`;
-      return replyText(c, 400, text);
+      return badRequest(`Invalid package: ${tmpPath ? err.message.split(tmpPath).join('package') : err.message}`);
     }
-    if (isNugateError(err)) {
-      if (err.status >= 500) log.error({ op, err: err.message }, 'publish failed');
-      const text = err.status >= 500 && err.code === 'PUBLISH_MISCONFIGURED' ? 'nugate is misconfigured for publishing; see its log' : err.message;
-      return replyText(c, err.status, text, { headers: err.headers });
+    if (isNugateError(err) && err.status >= 500) {
+      log.error({ op, err: err.message, detail: err.cause instanceof Error ? err.cause.message : undefined }, 'publish failed');
     }
-    log.error({ op, err: (err as Error)?.message }, 'publish failed');
-    return replyText(c, 500, 'Internal error');
+    return err;
   }
 
   /** Sends one request upstream, evicts the id after a 2xx, logs without secrets, relays the answer. */
@@ -198,9 +222,10 @@ export function createPublishRoutes(deps: PublishDeps, kind: PublishKind): Hono<
     op: Op,
     meta: { id: string; version: string },
     t: HttpTarget,
+    to: Endpoint,
     request: { url: string; method: 'PUT' | 'DELETE' | 'POST'; file?: SpooledFile },
   ): Promise<Response> {
-    const headers = outboundHeaders({ upstream: t.upstream, url: request.url, apiKey: t.apiKey, clientHeader: (n) => c.req.header(n), env, withCredentials: config.publish.keyMode === 'mapped' });
+    const headers = outboundHeaders({ apiKey: t.apiKey, clientHeader: (n) => c.req.header(n), credentials: to.credentials });
     const multipart = request.file ? multipartFromFile(request.file.path, request.file.size) : undefined;
     if (multipart) {
       headers['content-type'] = multipart.contentType;
@@ -208,6 +233,7 @@ export function createPublishRoutes(deps: PublishDeps, kind: PublishKind): Hono<
     }
     const started = Date.now();
     const entry = { op, upstream: t.upstream.name, id: meta.id, version: meta.version, headers: redactHeaders(headers, secretHeaderNames) };
+    const secrets = [t.apiKey, c.req.header('x-nuget-apikey'), ...Object.values(to.credentials)];
     let res: ForwardResponse;
     try {
       res = await forward(deps.dispatcher, {
@@ -218,63 +244,56 @@ export function createPublishRoutes(deps: PublishDeps, kind: PublishKind): Hono<
         timeout: Math.max(t.upstream.timeout, MIN_PUBLISH_TIMEOUT),
       });
     } catch (err) {
-      const cause = scrub((err as Error)?.message ?? String(err), [t.apiKey]);
-      log.warn({ ...entry, ms: Date.now() - started, err: cause }, 'publish upstream unreachable');
-      const text = `Upstream "${t.upstream.name}" did not answer the ${op}`;
+      log.warn({ ...entry, ms: Date.now() - started, err: scrub((err as Error)?.message ?? String(err), secrets) }, 'publish upstream unreachable');
       // 502 lets the client retry the whole push; nugate never replays a consumed body itself.
-      return replyText(c, 502, text);
+      throw new UpstreamError(t.upstream.name, `did not answer the ${op}`, { cause: err });
     }
     if (res.status >= 200 && res.status < 300) await evictAfter(op, meta.id);
     log.info({ ...entry, status: res.status, ms: Date.now() - started }, `publish ${op}`);
-    return relay(c, res, [t.apiKey, c.req.header('x-nuget-apikey')]);
+    const hosts = [new URL(to.url).host, new URL(to.url).hostname, new URL(t.upstream.url).host, new URL(t.upstream.url).hostname];
+    return relay(c, res, { upstream: t.upstream.name, hosts, secrets });
   }
 
   // `/*` answers both `{mount}` and `{mount}/` (the client appends a slash; protocol.md §5 item 46);
   // deeper paths are not ours.
   app.put('/*', async function push(c) {
     const base = c.req.routePath.replace(/\/\*$/, '');
-    if (c.req.path !== base && c.req.path !== `${base}/`) return refuse(c, 404, 'Not found');
-    if (!enabled) return refuse(c, 404, kind === 'symbols' ? 'Symbol package publishing is disabled' : 'Publishing is disabled');
-    const early = refusedUpFront();
-    if (early !== undefined) return refuse(c, early.status, early.message);
-    const client = clientKey(c);
-    if (client === undefined) return refuse(c, 403, 'The API key is missing or not valid for this feed');
+    if (c.req.path !== base && c.req.path !== `${base}/`) throw closing(notFound());
+    const client = admit(c, true);
 
-    let spooled: SpoolResult;
-    try {
-      spooled = await spoolFirstPart(c.env.incoming, { dir: deps.tmpDir, maxSize: config.publish.maxSize });
-    } catch (err) {
+    const spooled = await spoolFirstPart(c.env.incoming, { dir: deps.tmpDir, maxSize: config.publish.maxSize, idleTimeout: config.publish.idleTimeout }).catch((err: unknown) => {
       // Only local trouble (temp dir not writable…) gets here; the body is unread, so close afterwards.
       log.error({ op: 'push', err: (err as Error)?.message }, 'spooling the push failed');
-      return replyText(c, 500, 'Internal error', { close: true });
-    }
+      throw closing(new NugateError('PUBLISH_SPOOL', 500, 'Internal error'));
+    });
     switch (spooled.kind) {
       case 'tooLarge':
-        return refuse(c, 413, `Package too large: the limit is ${config.publish.maxSize} bytes`);
+        return refuseAfterReading(c, packageTooLarge(config.publish.maxSize));
       case 'noFile':
-        return refuse(c, 400, 'The request has no package file part');
+        return refuseAfterReading(c, badRequest('The request has no package file part'));
       case 'badBody':
         // The parser may stop before the body ends (a malformed header, a foreign content type).
-        return refuse(c, 400, spooled.message);
+        return refuseAfterReading(c, badRequest(spooled.message));
+      case 'stalled':
+        log.info({ op: 'push', idleTimeout: config.publish.idleTimeout }, 'push body stalled; cut off');
+        throw bodyStalled(config.publish.idleTimeout);
       case 'aborted':
-        return replyText(c, 400, 'Upload aborted', { close: true });
+        throw closing(badRequest('Upload aborted'));
       case 'ioError':
         log.error({ op: 'push', err: spooled.message }, 'spooling the push failed');
-        return replyText(c, 500, 'Internal error', { close: true });
+        throw closing(new NugateError('PUBLISH_SPOOL', 500, 'Internal error'));
     }
     const file = spooled.file;
     try {
       const { nuspec } = await readManifestFromFile(file.path);
-      if (!isValidId(nuspec.id)) return replyText(c, 400, `Invalid package id "${nuspec.id}"`);
-      if (parseVersion(nuspec.version) === undefined) {
-        return replyText(c, 400, `Invalid package version "${nuspec.version}"`);
-      }
+      if (!isValidId(nuspec.id)) throw badRequest(`Invalid package id "${nuspec.id}"`);
+      if (parseVersion(nuspec.version) === undefined) throw badRequest(`Invalid package version "${nuspec.version}"`);
       const t = target(nuspec.id, client);
       if (t.local !== undefined) return await sendLocal(c, 'push', nuspec, t, file);
-      const url = pushUrl(await deps.publishUrl(t.upstream.name, kind));
-      return await send(c, 'push', nuspec, t, { url, method: 'PUT', file });
+      const to = await endpoint(t);
+      return await send(c, 'push', nuspec, t, to, { url: pushUrl(to.url), method: 'PUT', file });
     } catch (err) {
-      return fail(c, 'push', err, file.path);
+      throw asPublishError('push', err, file.path);
     } finally {
       await rm(file.path, { force: true });
     }
@@ -284,25 +303,21 @@ export function createPublishRoutes(deps: PublishDeps, kind: PublishKind): Hono<
   // still-encoded path segments go upstream; the decoded ones are only validated.
   app.on(['DELETE', 'POST'], ['/:id/:version', '/:id/:version/'], async function unlistOrRelist(c) {
     const op: Op = c.req.method === 'DELETE' ? 'unlist' : 'relist';
-    if (!enabled) return replyText(c, 404, 'Publishing is disabled');
-    const early = refusedUpFront();
-    if (early !== undefined) return replyText(c, early.status, early.message);
+    const client = admit(c, false);
     const id = c.req.param('id');
     const version = c.req.param('version');
-    if (!isValidId(id)) return replyText(c, 400, `Invalid package id "${id}"`);
-    if (parseVersion(version) === undefined) return replyText(c, 400, `Invalid package version "${version}"`);
-    const client = clientKey(c);
-    if (client === undefined) return replyText(c, 403, 'The API key is missing or not valid for this feed');
+    if (!isValidId(id)) throw badRequest(`Invalid package id "${id}"`);
+    if (parseVersion(version) === undefined) throw badRequest(`Invalid package version "${version}"`);
     const segments = c.req.path.replace(/\/$/, '').split('/');
     const rawVersion = segments[segments.length - 1] ?? version;
     const rawId = segments[segments.length - 2] ?? id;
     try {
       const t = target(id, client);
       if (t.local !== undefined) return await sendLocal(c, op, { id, version }, t);
-      const url = itemUrl(await deps.publishUrl(t.upstream.name, kind), rawId, rawVersion);
-      return await send(c, op, { id, version }, t, { url, method: c.req.method === 'DELETE' ? 'DELETE' : 'POST' });
+      const to = await endpoint(t);
+      return await send(c, op, { id, version }, t, to, { url: itemUrl(to.url, rawId, rawVersion), method: c.req.method === 'DELETE' ? 'DELETE' : 'POST' });
     } catch (err) {
-      return fail(c, op, err);
+      throw asPublishError(op, err);
     }
   });
 

@@ -25,12 +25,19 @@ export type SpoolResult =
   | { kind: 'badBody'; message: string }
   /** The client went away before the body ended. */
   | { kind: 'aborted' }
+  /** No byte came for `idleTimeout` ms; the rest of the body is unread. */
+  | { kind: 'stalled' }
   /** Writing the temp file failed (disk full, permissions): our fault, not the client's. */
   | { kind: 'ioError'; message: string };
 
 export interface SpoolOptions {
   dir: string;
   maxSize: number;
+  /**
+   * The longest pause allowed between two pieces of the body, ms (`publish.idleTimeout`). Without it a client
+   * that sends a little and then waits holds its connection and temp file until Node's request timeout.
+   */
+  idleTimeout: number;
 }
 
 /** Multipart framing around the file: boundaries and part headers, never more than this in practice. */
@@ -62,9 +69,14 @@ export async function spoolFirstPart(incoming: IncomingMessage, options: SpoolOp
     let parserFinished = false;
     let received = 0;
 
+    // Started before the first byte: a client that sends headers and then nothing is stalled too.
+    const idle = setTimeout(() => settle({ kind: 'stalled' }), options.idleTimeout);
+    idle.unref();
+
     const settle = (r: SpoolResult): void => {
       if (settled) return;
       settled = true;
+      clearTimeout(idle);
       incoming.off('data', count);
       incoming.off('close', onClose);
       if (r.kind !== 'ok') {
@@ -81,6 +93,7 @@ export async function spoolFirstPart(incoming: IncomingMessage, options: SpoolOp
     };
     // Parts after the first are read and thrown away; bound the whole body, not only the file.
     const count = (chunk: Buffer): void => {
+      idle.refresh();
       received += chunk.length;
       if (received > options.maxSize + FRAMING_ALLOWANCE) settle({ kind: 'tooLarge' });
     };

@@ -17,7 +17,9 @@ import { Agent } from 'undici';
 import { pino } from 'pino';
 import { zipSync, strToU8 } from 'fflate';
 import { parseConfig } from '../../src/config/load.ts';
+import { isNugateError } from '../../src/errors.ts';
 import { createPublishRoutes, type PublishDeps } from '../../src/publish/routes.ts';
+import { upstreamCredentialHeaders } from '../../src/upstream/credentials.ts';
 import { startFakePublishUpstream, type FakePublishUpstream } from '../helpers/fake-publish-upstream.ts';
 
 const NEWTONSOFT = '/opt/nuget/packages/newtonsoft.json/13.0.3/newtonsoft.json.13.0.3.nupkg';
@@ -102,7 +104,12 @@ async function startNugate(fake: FakePublishUpstream, publish: Record<string, un
   const dispatcher = new Agent();
   const deps: PublishDeps = {
     config,
-    publishUrl: async (_upstream, kind) => (kind === 'package' ? fake.publishUrl : fake.symbolPublishUrl),
+    // What the upstream's source hands publish: the endpoint and the credentials valid for it.
+    target: async (_upstream, kind) => ({
+      kind: 'http',
+      url: kind === 'package' ? fake.publishUrl : fake.symbolPublishUrl,
+      credentials: config.upstreams[0] ? upstreamCredentialHeaders(config.upstreams[0], env) : {},
+    }),
     eligible: (id) => mapping.get(id.toLowerCase()) ?? [],
     evict: async (id) => {
       evicted.push(id);
@@ -120,6 +127,8 @@ async function startNugate(fake: FakePublishUpstream, publish: Record<string, un
   app.route('/v3/package', createPublishRoutes(deps, 'package'));
   app.route('/v3/symbolpackage', createPublishRoutes(deps, 'symbols'));
   app.route('/api/v2/package', createPublishRoutes(deps, 'package'));
+  // The error map of src/app.ts: publish refusals are NugateErrors answered there.
+  app.onError((err, c) => (isNugateError(err) ? c.text(err.message, err.status as 400, err.headers) : c.text('Internal error', 500)));
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -195,7 +204,7 @@ describe('publish, passthrough keys', () => {
   it('refuses a multipart body without a file part with 400', async () => {
     const before = fake.requests.length;
     const boundary = 'b0undary';
-    const res = await send(`${nugate.base}/v3/package/`, 'PUT', { 'content-type': `multipart/form-data; boundary=${boundary}` }, [Buffer.from(`--${boundary}--\r\n`)]);
+    const res = await send(`${nugate.base}/v3/package/`, 'PUT', { 'content-type': `multipart/form-data; boundary=${boundary}`, 'x-nuget-apikey': KEY }, [Buffer.from(`--${boundary}--\r\n`)]);
     assert.equal(res.status, 400);
     assert.match(res.reason, /no package/i);
     assert.equal(fake.requests.length, before);
@@ -210,7 +219,7 @@ describe('publish, passthrough keys', () => {
   });
 
   it('refuses a non-multipart body with 400', async () => {
-    const res = await send(`${nugate.base}/v3/package/`, 'PUT', { 'content-type': 'application/octet-stream' }, [pkg.subarray(0, 1000)]);
+    const res = await send(`${nugate.base}/v3/package/`, 'PUT', { 'content-type': 'application/octet-stream', 'x-nuget-apikey': KEY }, [pkg.subarray(0, 1000)]);
     assert.equal(res.status, 400);
   });
 
@@ -338,9 +347,12 @@ describe('publish, mapped keys', () => {
     assert.equal(fake.requests.length, 0);
   });
 
-  it('refuses a missing key with 403', async () => {
+  it('refuses a missing key with 401 (as nuget.org does), no challenge, and closes the connection', async () => {
     const res = await push(`${nugate.base}/v3/package/`, pkg, undefined);
-    assert.equal(res.status, 403);
+    assert.equal(res.status, 401);
+    assert.equal(res.headers['www-authenticate'], undefined);
+    assert.equal(res.headers.connection, 'close');
+    assert.match(res.reason, /API key is required/);
     assert.equal(fake.requests.length, 0);
   });
 
@@ -452,15 +464,15 @@ describe('publish, upstream credentials', () => {
     }
   });
 
-  it('sends no upstream credentials when the publish URL is on another origin', async () => {
+  it('sends the credentials the target gives for a publish URL on another origin than the service index', async () => {
     const fake = await startFakePublishUpstream();
     const nugate = await startMapped(fake, 'k-12345', { url: 'https://feed.example.com/v3/index.json' });
     try {
       const res = await push(`${nugate.base}/v3/package/`, contosoPackage(), 'k-12345');
       assert.equal(res.status, 201);
       const got = fake.requests.at(-1);
-      assert.equal(got?.headers.authorization, undefined);
-      assert.equal(got?.headers['x-tenant'], undefined);
+      assert.equal(got?.headers.authorization, `Basic ${Buffer.from(`nugate:${PASSWORD}`).toString('base64')}`);
+      assert.equal(got?.headers['x-tenant'], TENANT);
       assert.equal(got?.headers['x-nuget-apikey'], UPSTREAM_KEY);
     } finally {
       await nugate.close();

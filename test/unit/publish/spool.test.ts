@@ -21,7 +21,7 @@ describe('spoolFirstPart', { timeout: 20_000 }, () => {
     server = createServer(async (req, res) => {
       let result: SpoolResult;
       try {
-        result = await spoolFirstPart(req, { dir, maxSize: Number(req.headers['x-test-max'] ?? 1000) });
+        result = await spoolFirstPart(req, { dir, maxSize: Number(req.headers['x-test-max'] ?? 1000), idleTimeout: Number(req.headers['x-test-idle'] ?? 10_000) });
       } catch (err) {
         res.end(`threw ${(err as Error).message}`);
         return;
@@ -109,5 +109,43 @@ describe('spoolFirstPart', { timeout: 20_000 }, () => {
     settled = undefined;
     assert.equal(results.at(-1)?.result.kind, 'aborted');
     assert.deepEqual(await readdir(dir), []);
+  });
+
+  it('reports stalled when the body pauses longer than idleTimeout, with the temp file already gone', async () => {
+    const done = new Promise<void>((r) => (settled = r));
+    const req = request(url, { method: 'PUT', headers: { 'content-type': 'multipart/form-data; boundary=xx', 'x-test-idle': '200' } });
+    req.on('error', () => {});
+    req.write('--xx\r\nContent-Disposition: form-data; name="package"; filename="p"\r\n\r\n');
+    req.write(Buffer.alloc(100, 2));
+    // Then nothing: the client neither finishes nor goes away.
+    await done;
+    settled = undefined;
+    assert.equal(results.at(-1)?.result.kind, 'stalled');
+    assert.deepEqual(await readdir(dir), []);
+    req.destroy();
+  });
+
+  it('keeps a slow body that never pauses as long as idleTimeout', async () => {
+    const head = Buffer.from('--xx\r\nContent-Disposition: form-data; name="package"; filename="p"\r\n\r\n');
+    const answer = new Promise<string>((resolve, reject) => {
+      const req = request(url, { method: 'PUT', headers: { 'content-type': 'multipart/form-data; boundary=xx', 'x-test-idle': '400' } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(text));
+      });
+      req.on('error', reject);
+      req.write(head);
+      let sent = 0;
+      // Ten pieces 100 ms apart: a whole second in all, far past idleTimeout, but never a long pause.
+      const timer = setInterval(() => {
+        req.write(Buffer.alloc(10, 3));
+        if (++sent === 10) {
+          clearInterval(timer);
+          req.end('\r\n--xx--\r\n');
+        }
+      }, 100);
+    });
+    assert.equal(await answer, 'ok');
+    assert.equal(results.at(-1)?.content?.length, 100);
   });
 });
