@@ -4,6 +4,7 @@
  * indexed (blob-flight.ts). The disk tier is capped at `cache.maxSize` (least recently used blobs go first), one
  * download at `limits.packageSize`.
  */
+import { contentTypeOf } from '../nuget/package-files.ts';
 import type { Logger } from 'pino';
 import type { BlobStore } from './blob-fs.ts';
 import { BlobFlight, type CompletedDownload } from './blob-flight.ts';
@@ -12,7 +13,7 @@ import type { Clock } from './clock.ts';
 import { hotCost, type HotTier } from './hot.ts';
 import { blobRelPath } from './keys.ts';
 import type { BlobEntry, HotValue } from './records.ts';
-import type { BlobCache, BlobFile, BlobKey, BlobLoader, BlobResult } from './types.ts';
+import type { BlobCache, BlobKey, BlobLoader, BlobResult } from './types.ts';
 import { verifyDownload, type DownloadFacts } from './verify.ts';
 
 export interface BlobCacheDeps {
@@ -41,17 +42,6 @@ const HOT_PREFIX = 'b:';
 /** After going over the cap, evict down to this share of it, so a walk is not needed for every download. */
 const LOW_WATER = 0.9;
 
-/** Types we serve for files whose type is fixed by the protocol; icons and readmes keep the upstream's. */
-const FIXED_TYPES: Partial<Record<BlobFile, string>> = {
-  nupkg: 'application/octet-stream',
-  nuspec: 'application/xml',
-};
-const DEFAULT_TYPES: Record<BlobFile, string> = {
-  nupkg: 'application/octet-stream',
-  nuspec: 'application/xml',
-  icon: 'application/octet-stream',
-  readme: 'text/markdown',
-};
 
 /** Strong ETag from the content hash (design.md §3 "Towards clients"). */
 export function etagFor(sha512Base64: string): string {
@@ -171,7 +161,7 @@ export class DiskBlobCache implements BlobCache {
       verify: (facts) => this.verify(facts),
       shouldKeep: () => !this.discarded.has(flight),
       index: (done) => this.indexBlob(rel, done),
-      contentType: (t) => FIXED_TYPES[key.file] ?? t ?? DEFAULT_TYPES[key.file],
+      contentType: (t) => contentTypeOf(key.file, t),
       maxBytes: this.deps.maxBlobBytes,
       onEnd: () => {
         if (this.flights.get(rel) === flight) this.flights.delete(rel);

@@ -1,12 +1,18 @@
 /**
- * File-system helpers shared by the disk stores of the cache (blob-fs.ts, meta-file-store.ts), so each rule
+ * File-system helpers shared by every disk writer (the cache's stores, folder sources, the link key), so each rule
  * lives in one place: which errno means "not there", and how a rename is made durable.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 
+/** The code of a Node system error (ENOENT, EACCES, ...); undefined for anything else. */
+export function errnoOf(err: unknown): string | undefined {
+  return err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+}
+
 /** True when `err` is a Node system error with one of these codes (ENOENT, ENOTDIR, EPERM, ...). */
 export function isErrno(err: unknown, ...codes: string[]): boolean {
-  return err instanceof Error && 'code' in err && typeof err.code === 'string' && codes.includes(err.code);
+  const code = errnoOf(err);
+  return code !== undefined && codes.includes(code);
 }
 
 /** Makes a rename durable (POSIX needs the directory fsync'd). Some file systems refuse; that is not fatal. */

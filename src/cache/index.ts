@@ -8,6 +8,7 @@
  *   const { doc, state } = await cache.docs.get(key, 'metadata', 'nuget.org', loader);
  *   await cache.close();
  */
+import { PACKAGE_FILES } from '../nuget/package-files.ts';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
@@ -82,7 +83,6 @@ export interface CreateCacheOptions {
 /** Crash leftovers of the metadata file store younger than this may belong to a write in progress. */
 const META_TEMP_MIN_AGE_MS = 60 * 60 * 1000;
 
-const BLOB_FILES: readonly BlobFile[] = ['nupkg', 'nuspec', 'icon', 'readme'];
 const DOC_KINDS: readonly DocKind[] = ['metadata', 'search', 'serviceIndex', 'immutable'];
 
 function zeroes<K extends string>(keys: readonly K[]): Record<K, CountAndBytes> {
@@ -140,7 +140,7 @@ export async function createCache(opts: CreateCacheOptions): Promise<Cache> {
   });
 
   async function stats(): Promise<CacheStats> {
-    const byFile = zeroes(BLOB_FILES);
+    const byFile = zeroes(PACKAGE_FILES);
     let blobCount = 0;
     let blobBytes = 0;
     for await (const [, entry] of index.entries()) {

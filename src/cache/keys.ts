@@ -3,9 +3,10 @@
  * blob root, so evicting an id touches one folder (no scan), and the metadata key is that same relative path.
  * Segments are escaped so no input can leave the blob root or collide with another key (style.md rule 8).
  */
+import { PACKAGE_FILES } from '../nuget/package-files.ts';
 import type { BlobFile, BlobKey } from './types.ts';
 
-export const BLOB_FILES: readonly BlobFile[] = ['nupkg', 'nuspec', 'icon', 'readme'];
+
 
 /**
  * Injective escape of one path segment: keeps [a-z0-9_-] and inner dots, %-escapes everything else (including
@@ -38,7 +39,7 @@ export function blobIdPrefix(id: string): string {
 }
 
 export function isBlobFile(name: string): name is BlobFile {
-  return (BLOB_FILES as readonly string[]).includes(name);
+  return (PACKAGE_FILES as readonly string[]).includes(name);
 }
 
 /** Inverse of blobRelPath; undefined for anything it did not produce. */

@@ -2,6 +2,7 @@
  * Contracts of the cache layer (design.md §3). Resource handlers talk only to these interfaces;
  * the tiers (hot lru-cache, keyv metadata, disk blobs) sit behind them.
  */
+import type { PackageFile } from '../nuget/package-files.ts';
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 
@@ -86,7 +87,7 @@ export interface DocCache {
 }
 
 /** A package-like file: nupkg, nuspec, icon, readme. Immutable once stored. */
-export type BlobFile = 'nupkg' | 'nuspec' | 'icon' | 'readme';
+export type BlobFile = PackageFile;
 
 export interface BlobKey {
   upstream: string;

@@ -7,6 +7,7 @@
  * operator fills in, listed in `env`.
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { isJsonObject } from '../nuget/json.ts';
 
 export interface ImportedConfig {
   upstreams: Array<{ name: string; url: string; auth?: { type: 'basic'; usernameEnv: string; passwordEnv: string } }>;
@@ -160,10 +161,10 @@ function toElements(nodes: unknown): XmlElement[] {
   if (!Array.isArray(nodes)) return [];
   const out: XmlElement[] = [];
   for (const node of nodes) {
-    if (!isRecord(node)) continue;
+    if (!isJsonObject(node)) continue;
     const attrsRaw = node[':@'];
     const attrs: Record<string, string> = {};
-    if (isRecord(attrsRaw)) {
+    if (isJsonObject(attrsRaw)) {
       for (const [k, v] of Object.entries(attrsRaw)) if (typeof v === 'string') attrs[k] = v;
     }
     for (const [name, children] of Object.entries(node)) {
@@ -174,9 +175,6 @@ function toElements(nodes: unknown): XmlElement[] {
   return out;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Section and attribute names are read case-insensitively: hand-edited files vary. */
 function sectionsNamed(root: XmlElement, name: string): XmlElement[] {

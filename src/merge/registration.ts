@@ -8,6 +8,7 @@
  * 128 or more are split into pages of 64 that the client fetches by their `@id`.
  */
 import { compareVersions, lowerNormalized, normalize, parseVersion, isSemVer2, rangeIsSemVer2, type NuGetVersion } from '../nuget/version.ts';
+import { isJsonObject } from '../nuget/json.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -52,13 +53,10 @@ const CONTEXT: Json = {
   published: { '@type': 'xsd:dateTime' },
 };
 
-function isRecord(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function catalogEntryOf(item: Json): Json | undefined {
   const entry = item['catalogEntry'];
-  return isRecord(entry) ? entry : undefined;
+  return isJsonObject(entry) ? entry : undefined;
 }
 
 /**
@@ -66,10 +64,10 @@ function catalogEntryOf(item: Json): Json | undefined {
  * objects, lack an object `catalogEntry`, or whose `catalogEntry.version` is not a NuGet version are skipped.
  */
 export function leavesOfPage(page: unknown, upstream: string): Leaf[] {
-  if (!isRecord(page) || !Array.isArray(page['items'])) return [];
+  if (!isJsonObject(page) || !Array.isArray(page['items'])) return [];
   const leaves: Leaf[] = [];
   for (const item of page['items'] as unknown[]) {
-    if (!isRecord(item)) continue;
+    if (!isJsonObject(item)) continue;
     const raw = catalogEntryOf(item)?.['version'];
     if (typeof raw !== 'string') continue;
     const version = lowerNormalized(raw);
@@ -85,10 +83,10 @@ export function leavesOfPage(page: unknown, upstream: string): Leaf[] {
  * when the page was inlined.
  */
 export function pagesOfIndex(index: unknown): Array<{ url: string; lower: string; upper: string; items?: unknown[] }> {
-  if (!isRecord(index) || !Array.isArray(index['items'])) return [];
+  if (!isJsonObject(index) || !Array.isArray(index['items'])) return [];
   const pages: Array<{ url: string; lower: string; upper: string; items?: unknown[] }> = [];
   for (const page of index['items'] as unknown[]) {
-    if (!isRecord(page)) continue;
+    if (!isJsonObject(page)) continue;
     const url = page['@id'];
     const items = page['items'];
     const hasItems = Array.isArray(items);
@@ -249,10 +247,10 @@ function isSemVer2Leaf(leaf: Leaf): boolean {
   const groups = entry?.['dependencyGroups'];
   if (!Array.isArray(groups)) return false;
   for (const group of groups as unknown[]) {
-    const dependencies = isRecord(group) ? group['dependencies'] : undefined;
+    const dependencies = isJsonObject(group) ? group['dependencies'] : undefined;
     if (!Array.isArray(dependencies)) continue;
     for (const dependency of dependencies as unknown[]) {
-      const range = isRecord(dependency) ? dependency['range'] : undefined;
+      const range = isJsonObject(dependency) ? dependency['range'] : undefined;
       if (typeof range === 'string' && rangeIsSemVer2(range)) return true;
     }
   }

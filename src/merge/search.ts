@@ -13,6 +13,7 @@
  */
 import { compareVersions, isPrerelease, isSemVer2, lowerNormalized, parseVersion, type NuGetVersion } from '../nuget/version.ts';
 import type { Json } from './registration.ts';
+import { isJsonObject } from '../nuget/json.ts';
 
 export type { Json };
 
@@ -74,9 +75,6 @@ export function semVer2Enabled(semVerLevel: string | undefined): boolean {
   return level !== undefined && level.major >= 2;
 }
 
-function isRecord(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Visits items rank by rank: rank 0 of every list in priority order, then rank 1, and so on. */
 function interleave<T>(lists: T[][], visit: (item: T, list: number) => void): void {
@@ -101,7 +99,7 @@ function servedBy(eligible: (id: string) => string[], id: string, upstream: stri
 function hasPackageType(item: Json, wanted: string): boolean {
   const types = item['packageTypes'];
   const names = Array.isArray(types)
-    ? (types as unknown[]).flatMap((t) => (isRecord(t) && typeof t['name'] === 'string' ? [t['name'].toLowerCase()] : []))
+    ? (types as unknown[]).flatMap((t) => (isJsonObject(t) && typeof t['name'] === 'string' ? [t['name'].toLowerCase()] : []))
     : [];
   const lower = wanted.toLowerCase();
   return names.length === 0 ? lower === 'dependency' : names.includes(lower);
@@ -144,7 +142,7 @@ export function mergeSearch(
     results.map((r) => (Array.isArray(r.data) ? r.data : [])),
     (item, k) => {
       const upstream = results[k]?.upstream;
-      if (!isRecord(item) || typeof item['id'] !== 'string' || upstream === undefined) return;
+      if (!isJsonObject(item) || typeof item['id'] !== 'string' || upstream === undefined) return;
       const id = item['id'];
       // The dependency-confusion guard applies to search too: only the upstreams mapped for the id may show it.
       if (!servedBy(eligible, id, upstream)) return;
@@ -201,7 +199,7 @@ function combine(items: Json[], filter: { prerelease: boolean; semVer2: boolean 
     if (Array.isArray(versions)) {
       sawVersions = true;
       for (const entry of versions as unknown[]) {
-        if (!isRecord(entry)) continue;
+        if (!isJsonObject(entry)) continue;
         const key = consider(entry['version']);
         const parsed = key === undefined ? undefined : candidates.get(key)?.parsed;
         if (key !== undefined && parsed !== undefined && !entries.has(key)) entries.set(key, { entry, parsed });

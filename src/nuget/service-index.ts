@@ -4,6 +4,7 @@
  */
 import { directoryOf, isAbsoluteHttpUrl, splitHttpUrl, stripQueryAndFragment, withTrailingSlash } from './rewrite.ts';
 import { ADVERTISE, isBrowserTemplateType, LOOKUP } from './service-types.ts';
+import { isJsonObject } from './json.ts';
 
 export interface ServiceIndexEntry {
   '@id': string;
@@ -61,9 +62,6 @@ interface Entry {
 // The client accepts 3.0.0, 3.0.0-beta, 3.0.0-beta.1 …: SemVer with major 3 (ServiceIndexResourceV3Provider).
 const INDEX_VERSION = /^3\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function stringsOf(value: unknown): string[] {
   return (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
@@ -116,7 +114,7 @@ function highestClientVersion(field: unknown): string | undefined {
 function usableEntries(resources: readonly unknown[]): Entry[] {
   const entries: Entry[] = [];
   for (const raw of resources) {
-    if (!isRecord(raw)) continue;
+    if (!isJsonObject(raw)) continue;
     const id = raw['@id'];
     const types = stringsOf(raw['@type']);
     if (typeof id !== 'string' || types.length === 0 || !isAbsoluteHttpUrl(id)) continue;
@@ -189,7 +187,7 @@ function browserTemplates(entries: readonly Entry[]): ServiceIndexEntry[] {
  * `version` is not SemVer with major 3, or `resources` is not an array; tolerates everything else.
  */
 export function parseServiceIndex(json: unknown): UpstreamResources {
-  if (!isRecord(json)) throw new InvalidServiceIndexError('service index is not a JSON object');
+  if (!isJsonObject(json)) throw new InvalidServiceIndexError('service index is not a JSON object');
   const version = json['version'];
   if (typeof version !== 'string' || !INDEX_VERSION.test(version)) {
     throw new InvalidServiceIndexError(`service index version must be SemVer with major 3, got ${JSON.stringify(version) ?? 'undefined'}`);

@@ -12,13 +12,8 @@ import { mergeVersionLists } from '../merge/versions.ts';
 import { sendBlob, type Env } from '../http/respond.ts';
 import { idParam, versionParam, fanOut, nothingUsable, type Outcome, rendered } from './common.ts';
 import { notFound, UpstreamError } from '../errors.ts';
+import { contentTypeOf } from '../nuget/package-files.ts';
 
-const CONTENT_TYPES: Record<BlobFile, string> = {
-  nupkg: 'application/octet-stream',
-  nuspec: 'application/xml',
-  icon: 'application/octet-stream',
-  readme: 'text/markdown; charset=utf-8',
-};
 
 export interface MergedVersions {
   outcomes: Array<Outcome<string[]>>;
@@ -82,7 +77,7 @@ export function flatContainerRoutes(s: Services, feed: Feed): Hono<Env> {
     // A package nugate did not hold before changes what it can say about the id (completed registration leaves,
     // search over held packages): rendered answers about it are rebuilt.
     if (file === 'nupkg' && blob.state === 'MISS') s.render.evictIds([id]);
-    return sendBlob(c, blob, file === 'nupkg' || file === 'nuspec' ? CONTENT_TYPES[file] : blob.contentType || CONTENT_TYPES[file], s.log);
+    return sendBlob(c, blob, contentTypeOf(file, blob.contentType), s.log);
   };
 
   app.get('/:id/:version/:file', async (c) => {

@@ -12,12 +12,10 @@ import { FEED_SENTINEL } from '../feed-urls.ts';
 import { type Env } from '../http/respond.ts';
 import { idParam, versionParam, fanOut, nothingUsable, type Outcome, rendered } from './common.ts';
 import { notFound } from '../errors.ts';
+import { isJsonObject } from '../nuget/json.ts';
 
 type Hive = 'registration' | 'registration-semver1';
 
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 const canonicalIndex = (hive: Hive, id: string): string => `${FEED_SENTINEL}${hive}/${id}/index.json`;
 
@@ -43,12 +41,12 @@ function leafDocument(leaf: Leaf, index: string): Json {
   const doc: Json = {
     '@id': item['@id'],
     '@type': ['Package', 'http://schema.nuget.org/catalog#Permalink'],
-    catalogEntry: isObject(entry) ? entry['@id'] : entry,
-    listed: isObject(entry) ? (entry.listed ?? true) : true,
+    catalogEntry: isJsonObject(entry) ? entry['@id'] : entry,
+    listed: isJsonObject(entry) ? (entry.listed ?? true) : true,
     packageContent: item.packageContent,
     registration: index,
   };
-  if (isObject(entry) && entry.published !== undefined) doc.published = entry.published;
+  if (isJsonObject(entry) && entry.published !== undefined) doc.published = entry.published;
   return doc;
 }
 

@@ -10,6 +10,7 @@ import { unzipSync } from 'fflate';
 import { readEntryFromFile, readManifestFromBuffer, readManifestFromFile } from '../nuget/nupkg.ts';
 import type { BlobCache, BlobResult } from '../cache/types.ts';
 import { closeBlobBody } from '../cache/blob-body.ts';
+import { contentTypeOf, iconContentType } from '../nuget/package-files.ts';
 import type { Json } from '../merge/registration.ts';
 
 /** The catalogEntry fields a nuspec provides, shaped like nuget.org's registration (protocol.md §1.4). */
@@ -90,7 +91,7 @@ export async function heldAsset(blobs: BlobCache, upstream: string, id: string, 
     if (entry === undefined) return undefined;
     const data = await readEntry(blob, entry);
     if (data === undefined) return undefined;
-    return { body: { kind: 'buffer', data }, size: data.length, contentType: file === 'readme' ? 'text/markdown; charset=utf-8' : iconType(entry), state: 'HIT' };
+    return { body: { kind: 'buffer', data }, size: data.length, contentType: file === 'readme' ? contentTypeOf('readme') : iconContentType(entry), state: 'HIT' };
   } catch {
     return undefined;
   } finally {
@@ -107,9 +108,3 @@ async function readEntry(blob: BlobResult, entry: string): Promise<Buffer | unde
   return found === undefined ? undefined : Buffer.from(found);
 }
 
-function iconType(entry: string): string {
-  const lower = entry.toLowerCase();
-  if (lower.endsWith('.png')) return 'image/png';
-  if (lower.endsWith('.jpg') || lower.endsWith('.jpeg')) return 'image/jpeg';
-  return 'application/octet-stream';
-}

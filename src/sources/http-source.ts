@@ -28,6 +28,7 @@ import type { LinkSigner } from './links.ts';
 import { completeEntry, entryFromNuspec, heldAsset, heldNuspec, isBare } from './complete.ts';
 import { browserTemplatesOf } from './templates.ts';
 import type { Answer, AnswerMeta, AutocompletePage, Capabilities, HeldPackage, PublishTarget, SearchPage, Source, VersionsOptions } from './source.ts';
+import { isJsonObject } from '../nuget/json.ts';
 
 export interface HttpSourceDeps {
   dispatcher: Dispatcher;
@@ -70,9 +71,6 @@ const HELD_REUSE_MS = 30_000;
 /** Completions from nuspecs, by upstream id/version: small objects, reused by every registration answer. */
 const COMPLETIONS_MAX = 20_000;
 
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function fileName(id: string, version: string, file: BlobFile): string {
   if (file === 'nupkg') return `${id}.${version}.nupkg`;
@@ -339,7 +337,7 @@ export class HttpSource implements Source {
         return this.loadJson(`${resources.packageBaseAddress}${id}/index.json`, stale, {
           rewrite: false,
           transform: (json) => {
-            const versions = isObject(json) ? json.versions : undefined;
+            const versions = isJsonObject(json) ? json.versions : undefined;
             // The client validates this shape (HttpStreamValidation); an upstream that sends something else is broken.
             if (!Array.isArray(versions)) throw new UpstreamError(this.name, 'sent a version list without "versions"', { reason: 'invalid-body' });
             return { versions: versions.flatMap((v) => (typeof v === 'string' && lowerNormalized(v) !== undefined ? [lowerNormalized(v) as string] : [])) };
@@ -397,7 +395,7 @@ export class HttpSource implements Source {
     if (res.status !== 200) throw this.statusError(res);
     budget.bytes -= res.body.length;
     const index = parseJson(this.name, res.body);
-    if (!isObject(index) || !Array.isArray(index.items)) throw new UpstreamError(this.name, 'sent a registration index without "items"', { reason: 'invalid-body' });
+    if (!isJsonObject(index) || !Array.isArray(index.items)) throw new UpstreamError(this.name, 'sent a registration index without "items"', { reason: 'invalid-body' });
     const leaves: Leaf[] = [];
     for (const page of pagesOfIndex(index)) {
       let items = page.items;
@@ -409,7 +407,7 @@ export class HttpSource implements Source {
         if (pageRes.status !== 200) throw this.statusError(pageRes);
         budget.bytes -= pageRes.body.length;
         const doc = parseJson(this.name, pageRes.body);
-        items = isObject(doc) && Array.isArray(doc.items) ? doc.items : [];
+        items = isJsonObject(doc) && Array.isArray(doc.items) ? doc.items : [];
       }
       leaves.push(...leavesOfPage({ items }, this.name));
     }
@@ -418,7 +416,7 @@ export class HttpSource implements Source {
     for (const leaf of leaves) {
       const content = leaf.item.packageContent;
       if (typeof content === 'string') stored.content[leaf.version] = content;
-      const entry = isObject(leaf.item.catalogEntry) ? leaf.item.catalogEntry : undefined;
+      const entry = isJsonObject(leaf.item.catalogEntry) ? leaf.item.catalogEntry : undefined;
       const hash = entry?.packageHash;
       const algorithm = entry?.packageHashAlgorithm;
       if (typeof hash === 'string' && (algorithm === undefined || (typeof algorithm === 'string' && algorithm.toUpperCase() === 'SHA512'))) stored.hashes[leaf.version] = hash;
@@ -456,7 +454,7 @@ export class HttpSource implements Source {
 
   /** A bare leaf completed from the held nuspec (memoized); a complete leaf as it is. */
   private async completed(id: string, version: string, item: Json): Promise<Json> {
-    const entry = isObject(item.catalogEntry) ? item.catalogEntry : undefined;
+    const entry = isJsonObject(item.catalogEntry) ? item.catalogEntry : undefined;
     if (entry !== undefined && !isBare(entry)) return item;
     const memoKey = `${id}/${version}`;
     let fromNuspec = this.completions.get(memoKey);
@@ -528,7 +526,7 @@ export class HttpSource implements Source {
     }
     return this.answer(res, 'search', (body) => {
       const b = JSON.parse(body) as { totalHits?: unknown; data?: unknown };
-      const data = Array.isArray(b.data) ? b.data.filter(isObject) : [];
+      const data = Array.isArray(b.data) ? b.data.filter(isJsonObject) : [];
       return { totalHits: typeof b.totalHits === 'number' ? b.totalHits : data.length, data };
     });
   }
@@ -612,7 +610,7 @@ export class HttpSource implements Source {
         // Offline, only what nugate can serve is listed (a search hit must lead to a restorable package).
         if (this.deps.offline && !(await this.holds(id, l.version, 'nupkg'))) continue;
         const item = await this.completed(id, l.version, l.item);
-        const entry = isObject(item.catalogEntry) ? item.catalogEntry : undefined;
+        const entry = isJsonObject(item.catalogEntry) ? item.catalogEntry : undefined;
         if (typeof entry?.id === 'string') displayId = entry.id;
         versions.push({ version: typeof entry?.version === 'string' ? entry.version : l.version, listed: entry?.listed !== false, ...(entry ? { entry } : {}) });
       }

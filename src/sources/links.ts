@@ -10,6 +10,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile, writeFile, mkdir, link, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { isErrno } from '../cache/fs-util.ts';
 
 const KEY_BYTES = 32;
 const MAC_CHARS = 22;
@@ -49,7 +50,7 @@ export async function loadLinkKey(path: string): Promise<Buffer> {
     const existing = await readFile(path);
     if (existing.length === KEY_BYTES) return existing;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if (!isErrno(err, 'ENOENT')) throw err;
   }
   await mkdir(dirname(path), { recursive: true });
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
@@ -57,7 +58,7 @@ export async function loadLinkKey(path: string): Promise<Buffer> {
   try {
     await link(temp, path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if (!isErrno(err, 'EEXIST')) throw err;
   } finally {
     await unlink(temp).catch(() => undefined);
   }

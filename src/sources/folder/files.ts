@@ -7,16 +7,17 @@
  * since the check is not followed. A file that changed since the scan is reported as such, never served under
  * the scan's hash.
  */
+import { contentTypeOf, iconContentType } from '../../nuget/package-files.ts';
 import { createHash } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
-import { extname } from 'node:path';
 import type { Logger } from 'pino';
 import { etagFor } from '../../cache/blob-cache.ts';
 import type { BlobFile, BlobResult } from '../../cache/types.ts';
 import { readEntryFromFile, readManifestFromFile } from '../../nuget/nupkg.ts';
 import { InvalidPackageError } from '../../nuget/nuspec.ts';
 import { isInside, type FolderPackage } from './scan.ts';
+import { errnoOf } from '../../cache/fs-util.ts';
 
 /**
  * What reading a file gave:
@@ -35,18 +36,12 @@ const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0);
 const GONE = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'EISDIR']);
 
 function isGone(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return typeof code === 'string' && GONE.has(code);
+  const code = errnoOf(err);
+  return code !== undefined && GONE.has(code);
 }
 
 const unchanged = (s: Stats, pkg: FolderPackage): boolean => s.isFile() && s.size === pkg.size && s.mtimeMs === pkg.mtimeMs;
 
-function iconContentType(entry: string): string {
-  const ext = extname(entry).toLowerCase();
-  if (ext === '.png') return 'image/png';
-  if (ext === '.jpg' || ext === '.jpeg') return 'image/jpeg';
-  return 'application/octet-stream';
-}
 
 function bufferResult(data: Buffer, contentType: string): BlobResult {
   const sha512 = createHash('sha512').update(data).digest('base64');
@@ -76,7 +71,7 @@ export class FolderFiles {
       if (file === 'nuspec' || entry === undefined) return bufferResult((await readManifestFromFile(path)).xml, 'application/xml');
       const bytes = await readEntryFromFile(path, entry, MAX_ASSET_BYTES);
       if (bytes === undefined) return 'absent';
-      return bufferResult(bytes, file === 'readme' ? 'text/markdown; charset=utf-8' : iconContentType(entry));
+      return bufferResult(bytes, file === 'readme' ? contentTypeOf('readme') : iconContentType(entry));
     } catch (err) {
       if (!(err instanceof InvalidPackageError) && !isGone(err)) throw err;
       this.log.warn({ file: pkg.path, err: err instanceof Error ? err.message : String(err) }, 'folder upstream: package unreadable since the scan');

@@ -21,6 +21,7 @@ import { NugateError } from '../../errors.ts';
 import { isValidId } from '../../nuget/id.ts';
 import { lowerNormalized } from '../../nuget/version.ts';
 import { findPackage, isInside, UNLISTED_SUFFIX, type FolderIndex, type FolderPackage } from './scan.ts';
+import { errnoOf, syncDir } from '../../cache/fs-util.ts';
 
 /** What a push needs from the package's nuspec. */
 export interface PushManifest {
@@ -57,10 +58,6 @@ const FULL = new Set(['ENOSPC', 'EDQUOT']);
 
 const MARKER_TEXT = 'Unlisted through nugate. Delete this file to list the package again.\n';
 
-function errorCode(err: unknown): string | undefined {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
 
 /**
  * Runs work one at a time per key: two pushes of one id+version in this process never race each other to the
@@ -105,20 +102,13 @@ async function writeDurably(path: string, data: string | AsyncIterable<Buffer>):
   }
 }
 
-/** Makes a rename or link inside `dir` durable; not possible everywhere (Windows), where it is skipped. */
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r').catch(() => undefined);
-  if (handle === undefined) return;
-  await handle.sync().catch(() => {});
-  await handle.close();
-}
 
 async function exists(path: string): Promise<boolean> {
   try {
     await lstat(path);
     return true;
   } catch (err) {
-    if (errorCode(err) === 'ENOENT') return false;
+    if (errnoOf(err) === 'ENOENT') return false;
     throw err;
   }
 }
@@ -129,7 +119,7 @@ async function placeNoClobber(tmp: string, dest: string): Promise<boolean> {
     await link(tmp, dest);
     return true;
   } catch (err) {
-    const code = errorCode(err);
+    const code = errnoOf(err);
     if (code === 'EEXIST') return false;
     if (code === undefined || !NO_HARD_LINKS.has(code)) throw err;
   }
@@ -145,7 +135,7 @@ export function createFolderPublisher(opts: FolderPublisherOptions): FolderPubli
   /** The client sees the reason and the error code, never a path; the log gets the path. */
   function storeFailed(op: string, path: string, err: unknown): NugateError {
     if (err instanceof NugateError) return err;
-    const code = errorCode(err);
+    const code = errnoOf(err);
     log.warn({ op, path, err: err instanceof Error ? err.message : String(err) }, 'folder upstream: write failed');
     const what = code === undefined ? 'could not be written' : READ_ONLY.has(code) ? 'is not writable' : FULL.has(code) ? 'is full' : 'could not be written';
     return new NugateError('FOLDER_WRITE_FAILED', 500, `Folder upstream "${name}" ${what}${code === undefined ? '' : ` (${code})`}`, { cause: err });
@@ -155,7 +145,7 @@ export function createFolderPublisher(opts: FolderPublisherOptions): FolderPubli
   async function subdir(parent: string, segment: string): Promise<string> {
     const dir = join(parent, segment);
     await mkdir(dir).catch((err: unknown) => {
-      if (errorCode(err) !== 'EEXIST') throw err;
+      if (errnoOf(err) !== 'EEXIST') throw err;
     });
     const real = await realpath(dir);
     if (!isInside(root, real) || real === root) {
