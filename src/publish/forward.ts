@@ -12,6 +12,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { isForbiddenHost } from '../upstream/redirect-policy.ts';
 
 export interface ForwardRequest {
   url: string;
@@ -36,6 +37,9 @@ type GuardedOptions = Dispatcher.DispatchOptions & { maxRedirections: number; re
 /** Sends the request; rejects only on transport failure (or no headers in time). Every HTTP status resolves. */
 export function forward(dispatcher: Dispatcher, req: ForwardRequest, maxBody = 64 * 1024): Promise<ForwardResponse> {
   const url = new URL(req.url);
+  // The publish URL comes from the upstream's service index: the same address guard as every upstream fetch (the
+  // shared dispatcher's DNS guard covers names; a literal address is refused here, before any connection).
+  if (isForbiddenHost(url.hostname)) return Promise.reject(new Error('connection to a link-local or metadata address refused'));
   const options: GuardedOptions = {
     origin: url.origin,
     path: url.pathname + url.search,
