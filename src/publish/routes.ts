@@ -61,10 +61,15 @@ export interface PublishDeps {
 const MIN_PUBLISH_TIMEOUT = 5 * 60_000;
 /**
  * How much of a body refused after spooling began (too large, malformed) we read before answering (drain.ts).
- * Refusals decided before the body (keys, read auth, configuration) read none of it and close instead.
  */
 const MIN_DRAIN_BYTES = 64 * 1024 * 1024;
 const DRAIN_MS = 30_000;
+/**
+ * Refusals decided from the headers (keys, configuration, offline) are answered at once, and the upload still in
+ * flight is read and discarded for a moment (nginx's lingering close), never spooled: closing on unread data makes
+ * the kernel reset the connection, and a client still writing may never see the answer. Past this, the socket goes.
+ */
+const LINGER = { maxBytes: 4 * 1024 * 1024, maxMs: 2_000 };
 
 type Op = 'push' | 'unlist' | 'relist';
 
@@ -145,13 +150,22 @@ export function createPublishRoutes(deps: PublishDeps, kind: PublishKind): Hono<
     if (config.offline && !config.upstreams.some((u) => folderOf(u.name) !== undefined)) throw offlineRefusal();
   }
 
-  /** Everything decided from the headers alone; for a push, a refusal closes the connection unread. */
+  /** Everything decided from the headers alone; for a push, the refused body lingers briefly, then the socket goes. */
   function admit(c: Context<PublishEnv>, withBody: boolean): Admitted {
     try {
       refuseUpFront();
       return keyGate(c);
     } catch (err) {
-      throw withBody && isNugateError(err) ? closing(err) : err;
+      if (withBody && isNugateError(err)) {
+        const incoming = c.env.incoming;
+        // No `Connection: close`: Node would close right after the answer, on unread data. The connection stays
+        // usable when the body ends within the linger budget, and is destroyed otherwise.
+        void drainRequest(incoming, LINGER).then((ended) => {
+          if (!ended) incoming.socket?.destroy();
+        });
+        throw err;
+      }
+      throw err;
     }
   }
 

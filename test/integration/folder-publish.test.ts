@@ -262,9 +262,9 @@ describe('offline: a folder still takes pushes, a network upstream does not', ()
     assert.equal(local.status, 201, `${local.status} ${local.reason}`);
     assert.deepEqual(await (await fetch(`${nugate.url}/v3/flatcontainer/local.offline/index.json`)).json(), { versions: ['1.0.0'] });
     const away = await push(`${nugate.url}/v3/package/`, nupkg('Remote.New', '1.0.0'), KEY);
-    assert.equal(away.status, 404);
+    assert.equal(away.status, 503, 'offline, a push to a network upstream is refused as unavailable');
     assert.match(away.reason, /offline/);
-    assert.equal((await send(`${nugate.url}/v3/package/Remote.Lib/1.0.0`, 'DELETE', { 'x-nuget-apikey': KEY })).status, 404);
+    assert.equal((await send(`${nugate.url}/v3/package/Remote.Lib/1.0.0`, 'DELETE', { 'x-nuget-apikey': KEY })).status, 503);
     assert.deepEqual(remote.requests, [], 'an offline nugate contacted the network upstream');
   });
 });
