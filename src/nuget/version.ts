@@ -259,3 +259,19 @@ export function rangeIsSemVer2(text: string): boolean {
   if (range === undefined) return false;
   return (range.min !== undefined && isSemVer2(range.min)) || (range.max !== undefined && isSemVer2(range.max));
 }
+
+/**
+ * The version NuGet's resolver picks for a dependency range: the lowest listed version that satisfies it
+ * (dependency-resolution.md, "lowest applicable version"). Prereleases are candidates only when a bound of the range
+ * is itself a prerelease (NuGet's default for dependencies of stable packages). Undefined when none applies.
+ */
+export function lowestApplicable(range: VersionRange, versions: readonly string[]): string | undefined {
+  const allowPrerelease = (range.min !== undefined && isPrerelease(range.min)) || (range.max !== undefined && isPrerelease(range.max));
+  let best: { text: string; v: NuGetVersion } | undefined;
+  for (const text of versions) {
+    const v = parseVersion(text);
+    if (v === undefined || (!allowPrerelease && isPrerelease(v)) || !satisfies(range, v)) continue;
+    if (best === undefined || compareVersions(v, best.v) < 0) best = { text, v };
+  }
+  return best?.text;
+}

@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   compareVersions,
@@ -6,6 +6,7 @@ import {
   isPrerelease,
   isSemVer2,
   lowerNormalized,
+  lowestApplicable,
   normalize,
   normalizeVersionString,
   parseRange,
@@ -293,4 +294,19 @@ describe('rangeIsSemVer2', () => {
   for (const [range, expected] of cases) {
     it(`${JSON.stringify(range)} -> ${expected}`, () => assert.equal(rangeIsSemVer2(range), expected));
   }
+});
+
+test('lowestApplicable picks the lowest listed version in the range, prereleases only when a bound is one', () => {
+  const versions = ['1.0.0', '1.2.0-beta', '1.2.0', '2.0.0', '3.0.0-rc.1'];
+  const pick = (range: string): string | undefined => {
+    const r = parseRange(range);
+    assert.ok(r, range);
+    return lowestApplicable(r, versions);
+  };
+  assert.equal(pick('1.1.0'), '1.2.0');
+  assert.equal(pick('[1.0.0, )'), '1.0.0');
+  assert.equal(pick('(1.0.0, 2.0.0]'), '1.2.0');
+  assert.equal(pick('1.2.0-alpha'), '1.2.0-beta');
+  assert.equal(pick('[2.1.0, 3.0.0)'), undefined);
+  assert.equal(pick('2.5.0-a'), '3.0.0-rc.1');
 });
