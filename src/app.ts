@@ -18,6 +18,7 @@ import { HttpSource } from './sources/http-source.ts';
 import { createLinkSigner, loadLinkKey } from './sources/links.ts';
 import type { Source } from './sources/source.ts';
 import { LRUCache } from 'lru-cache';
+import { Warmer } from './warm/warmer.ts';
 import type { FolderPublisher } from './sources/folder/publish.ts';
 import { compileMapping } from './merge/mapping.ts';
 import { RenderCache } from './http/render-cache.ts';
@@ -156,6 +157,9 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
   await mkdir(tmpDir, { recursive: true });
 
   const metrics = createMetrics(sources);
+  if (config.warm.enabled && !config.offline) {
+    services.warm = new Warmer({ services, log, concurrency: config.warm.concurrency, registry: metrics.registry });
+  }
   const app = new Hono<Env>();
 
   // Order matters: a bad Host is refused before anything parses the URL, and read auth runs before anything
@@ -184,7 +188,10 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
   return {
     app,
     services,
-    settle: () => cache.settle(),
+    async settle() {
+      await services.warm?.settled();
+      await cache.settle();
+    },
     async close() {
       await cache.docs.settle().catch(() => {});
       await Promise.all(sources.map((f) => f.close().catch(() => {})));

@@ -7,6 +7,7 @@ import type { Source } from './sources/source.ts';
 import type { SourceMapping } from './merge/mapping.ts';
 import type { RenderCache } from './http/render-cache.ts';
 import type { Clock } from './cache/clock.ts';
+import type { Warmer } from './warm/warmer.ts';
 
 export type { Clock } from './cache/clock.ts';
 
@@ -20,6 +21,8 @@ export interface Services {
   log: Logger;
   /** Decides whether a stale answer carries X-NuGet-Warning (cache.staleWarning). */
   warnStale(sessionId: string | undefined): boolean;
+  /** Dependency warming (undefined when turned off or offline). */
+  warm?: Warmer;
   /** Forgets everything held about an id, in every source and every rendered response (after a publish). */
   invalidate(id: string): Promise<void>;
 }

@@ -92,6 +92,18 @@ export const upstreamSchema = z
     apiKeyEnv: envName.optional(),
     /** Per-upstream cache TTL overrides. */
     ttl: ttlOverride.optional(),
+    /**
+     * Outbound proxy for this upstream (http://[user:password@]host:port), overriding HTTPS_PROXY/HTTP_PROXY/NO_PROXY.
+     * Its credentials are sent to the proxy only and never logged.
+     */
+    proxy: z.url({ protocol: /^https?$/ }).optional(),
+    /** PEM file of CA certificates trusted for this upstream, besides the system ones and NODE_EXTRA_CA_CERTS (relative to the config file). */
+    ca: z.string().min(1).optional(),
+    /**
+     * Most connections open to one upstream origin at a time. 16: the NuGet client itself peaked at 34 against one
+     * source, shared by nugate's many clients; beyond a few dozen a feed's accept rate stalls bursts (issue 9).
+     */
+    connections: z.number().int().min(1).max(256).default(16),
   })
   .strict();
 
@@ -119,6 +131,8 @@ export const configSchema = z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(5000),
+        /** Serve HTTPS directly: PEM file paths (relative to the config file), `ca` the optional chain sent after the certificate. */
+        tls: z.object({ cert: z.string().min(1), key: z.string().min(1), ca: z.string().min(1).optional() }).strict().optional(),
       })
       .strict()
       .prefault({}),
@@ -175,6 +189,18 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Dependency-aware warming: when a client gets a package, nugate fetches in the background what the client's
+     * next level will ask for (dependencies' version lists and the versions NuGet will pick). Never offline.
+     */
+    warm: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Warm-up requests in flight at once, across all clients. */
+        concurrency: z.number().int().min(1).max(64).default(8),
+      })
+      .strict()
+      .prefault({}),
     /** NuGet packageSourceMapping: upstream name -> id patterns ("Contoso.*", "Exact.Id", "*"). */
     packageSourceMapping: z.record(z.string(), z.array(z.string().min(1)).min(1)).optional(),
     publish: z
@@ -213,6 +239,8 @@ export const configSchema = z
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** "json" (one object per line, for collectors) or "pretty" (one readable line, for humans). */
+        format: z.enum(['json', 'pretty']).default('json'),
       })
       .strict()
       .prefault({}),

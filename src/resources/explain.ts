@@ -10,7 +10,7 @@ import { eligibleSources } from '../services.ts';
 import type { Env } from '../http/respond.ts';
 import { UpstreamError } from '../errors.ts';
 import { idParam, versionParam } from './common.ts';
-import { mergedVersions } from './flat-container.ts';
+import { mergedVersions } from './resolve.ts';
 
 export function explainRoutes(s: Services, feed: Feed): Hono<Env> {
   const app = new Hono<Env>();

@@ -5,46 +5,13 @@
  */
 import { Hono, type Context } from 'hono';
 import type { Services, Feed } from '../services.ts';
-import type { Source } from '../sources/source.ts';
 import type { BlobFile } from '../cache/types.ts';
-import { eligibleSources } from '../services.ts';
-import { mergeVersionLists } from '../merge/versions.ts';
+import { mergedVersions, resolveSource } from './resolve.ts';
 import { sendBlob, type Env } from '../http/respond.ts';
-import { idParam, versionParam, fanOut, nothingUsable, type Outcome, rendered } from './common.ts';
+import { idParam, versionParam, nothingUsable, rendered } from './common.ts';
 import { notFound, UpstreamError } from '../errors.ts';
 import { contentTypeOf } from '../nuget/package-files.ts';
 
-
-export interface MergedVersions {
-  outcomes: Array<Outcome<string[]>>;
-  versions: string[];
-  /** Version → name of the source that serves it. */
-  provenance: Record<string, string>;
-}
-
-/** The union of the eligible sources' version lists; `mustInclude` makes a source recheck a list that lacks it. */
-export async function mergedVersions(s: Services, feed: Feed, id: string, mustInclude?: string): Promise<MergedVersions> {
-  const sources = eligibleSources(s, feed, id);
-  const outcomes = await fanOut(sources, (src) => src.versions(id, mustInclude === undefined ? {} : { mustInclude }));
-  const merged = mergeVersionLists(outcomes.map((o) => ({ upstream: o.source.name, versions: o.kind === 'ok' ? o.value : [] })));
-  return { outcomes, ...merged };
-}
-
-/** Which source serves this version: one that holds the file first, else the highest-priority one that lists it. */
-async function resolveSource(s: Services, feed: Feed, id: string, version: string, file: BlobFile): Promise<Source | undefined> {
-  const sources = eligibleSources(s, feed, id);
-  if (sources.length === 0) return undefined;
-  for (const src of sources) {
-    if (await src.holds(id, version, file)) return src;
-  }
-  // One candidate: no need to ask for its versions list first.
-  if (sources.length === 1) return sources[0];
-  const { outcomes, provenance } = await mergedVersions(s, feed, id, version);
-  const name = provenance[version];
-  if (name !== undefined) return sources.find((u) => u.name === name);
-  if (outcomes.some((o) => o.kind === 'failed')) throw nothingUsable(s, outcomes, `${id} ${version}`);
-  return undefined;
-}
 
 export function flatContainerRoutes(s: Services, feed: Feed): Hono<Env> {
   const app = new Hono<Env>();
@@ -54,6 +21,7 @@ export function flatContainerRoutes(s: Services, feed: Feed): Hono<Env> {
   app.get('/:id/:name', async (c) => {
     if (c.req.param('name') !== 'index.json') throw notFound();
     const id = idParam(c.req.param('id'));
+    s.warm?.claimVersions(id);
     return rendered(c, s, feed, async () => {
       const { outcomes, versions } = await mergedVersions(s, feed, id);
       if (versions.length === 0) throw nothingUsable(s, outcomes, `package ${id}`);
@@ -74,9 +42,14 @@ export function flatContainerRoutes(s: Services, feed: Feed): Hono<Env> {
       throw err;
     }
     if (!blob) throw notFound(`${file} of ${id} ${version} not found`);
-    // A package nugate did not hold before changes what it can say about the id (completed registration leaves,
-    // search over held packages): rendered answers about it are rebuilt.
-    if (file === 'nupkg' && blob.state === 'MISS') s.render.evictIds([id]);
+    if (file === 'nupkg') {
+      // A package nugate did not hold before changes what it can say about the id (completed registration leaves,
+      // search over held packages): rendered answers about it are rebuilt.
+      if (blob.state === 'MISS') s.render.evictIds([id]);
+      s.warm?.claimPackage(id, version);
+      // The client reads this package's dependencies next: have them ready (src/warm/warmer.ts).
+      if (c.req.method === 'GET') s.warm?.afterPackage(feed, id, version);
+    }
     return sendBlob(c, blob, contentTypeOf(file, blob.contentType), s.log);
   };
 

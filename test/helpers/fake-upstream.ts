@@ -54,10 +54,11 @@ function lower(s: string): string {
   return s.toLowerCase();
 }
 
-function buildNupkg(p: FakePackage): Buffer {
+/** The manifest inside the package; the flat container serves the same text as `{id}.nuspec`, as nuget.org does. */
+function nuspecOf(p: FakePackage): string {
   const deps = (p.dependencies ?? []).map((d) => `<dependency id="${d.id}" version="${d.range}" />`).join('');
   const types = (p.packageTypes ?? []).map((t) => `<packageType name="${t}" />`).join('');
-  const nuspec = `<?xml version="1.0" encoding="utf-8"?>
+  return `<?xml version="1.0" encoding="utf-8"?>
 <package xmlns="http://schemas.microsoft.com/packaging/2013/05/nuspec.xsd">
   <metadata>
     <id>${p.id}</id>
@@ -68,8 +69,11 @@ function buildNupkg(p: FakePackage): Buffer {
     <dependencies><group targetFramework="netstandard2.0">${deps}</group></dependencies>
   </metadata>
 </package>`;
+}
+
+function buildNupkg(p: FakePackage): Buffer {
   const files: Record<string, Uint8Array> = {
-    [`${p.id}.nuspec`]: strToU8(nuspec),
+    [`${p.id}.nuspec`]: strToU8(nuspecOf(p)),
     'lib/netstandard2.0/_._': new Uint8Array(0),
   };
   if (p.padding) {
@@ -286,7 +290,7 @@ export async function startFakeUpstream(initial: FakePackage[] = []): Promise<Fa
       const p = byId(m[1]).find((x) => lower(x.version) === m?.[2]);
       if (!p) return send(res, 404, 'not found');
       if (m[3] === `${m[1]}.${m[2]}.nupkg`) return send(res, 200, nupkgOf(p), { 'content-type': 'application/octet-stream' });
-      if (m[3] === `${m[1]}.nuspec`) return send(res, 200, `<package><metadata><id>${p.id}</id><version>${p.version}</version></metadata></package>`, { 'content-type': 'text/xml' });
+      if (m[3] === `${m[1]}.nuspec`) return send(res, 200, nuspecOf(p), { 'content-type': 'text/xml' });
       return send(res, 404, 'not found');
     }
     m = /^\/reg-semver2\/([^/]+)\/index\.json$/.exec(path);

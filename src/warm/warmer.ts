@@ -1,0 +1,213 @@
+/**
+ * Dependency-aware warming (issue 9). A restore walks the dependency graph one level at a time, paying two round
+ * trips per level (the version list, then the package it reads the dependencies from). When nugate serves a package,
+ * it already knows that package's dependencies (its nuspec), so in the background, bounded, it fetches what the client
+ * will ask for next: each dependency's version list and, in parallel, the range's lower bound (the version NuGet
+ * picks for nearly every dependency); once the list is known, the lowest applicable version if that differs. Each
+ * warmed package warms its own dependencies in turn, so the closure is fetched at the upstream's speed while the
+ * client is still on the first level.
+ *
+ * Warming only fills the caches through the same Sources a client request uses: it never changes an answer, obeys
+ * packageSourceMapping (eligible sources only), never runs offline, and can be turned off (`warm.enabled`).
+ */
+import { LRUCache } from 'lru-cache';
+import { Counter, type Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import type { Services, Feed } from '../services.ts';
+import { readBlobBody, closeBlobBody, blobBodyStream } from '../cache/blob-body.ts';
+import { parseNuspec } from '../nuget/nuspec.ts';
+import { lowerNormalized, lowestApplicable, normalize, parseRange } from '../nuget/version.ts';
+import { isValidId, normalizeId } from '../nuget/id.ts';
+import { mergedVersions, resolveSource } from '../resources/resolve.ts';
+
+export interface WarmerOptions {
+  services: Services;
+  log: Logger;
+  /** Warm-up requests in flight at once, across every client (they share the upstream with real requests). */
+  concurrency: number;
+  registry?: Registry;
+}
+
+type Kind = 'versions' | 'package';
+
+/** How long a warmed item waits for its client before it counts as wasted. */
+const CLAIM_WINDOW_MS = 10 * 60_000;
+/** Packages and ids recently warmed or being warmed: each is warmed once per window, whatever asks. */
+const SEEN_MAX = 50_000;
+/** Queued warm-ups beyond this are dropped: warming is an optimisation, never a backlog. */
+const QUEUE_MAX = 5_000;
+/** A nuspec is a few KB; anything this big is not read for warming. */
+const MAX_NUSPEC_BYTES = 4 * 1024 * 1024;
+
+export class Warmer {
+  private readonly s: Services;
+  private readonly log: Logger;
+  private readonly concurrency: number;
+  private running = 0;
+  private readonly queue: Array<() => Promise<void>> = [];
+  private readonly seen: LRUCache<string, true>;
+  /** Items warmed and not yet asked for by a client; what leaves unclaimed was wasted. */
+  private readonly unclaimed: LRUCache<string, Kind>;
+  private readonly counter: Counter<'kind' | 'outcome'> | undefined;
+  private idle: Array<() => void> = [];
+
+  constructor(opts: WarmerOptions) {
+    this.s = opts.services;
+    this.log = opts.log.child({ component: 'warm' });
+    this.concurrency = Math.max(1, opts.concurrency);
+    const perf = { now: () => this.s.clock.now() };
+    this.seen = new LRUCache<string, true>({ max: SEEN_MAX, ttl: CLAIM_WINDOW_MS, perf });
+    this.unclaimed = new LRUCache<string, Kind>({
+      max: SEEN_MAX,
+      ttl: CLAIM_WINDOW_MS,
+      ttlAutopurge: false,
+      perf,
+      dispose: (kind, _key, reason) => {
+        if (reason === 'evict' || reason === 'expire') this.count(kind, 'wasted');
+      },
+    });
+    if (opts.registry) {
+      this.counter = new Counter({
+        name: 'nugate_warm_items_total',
+        help: 'Dependency warming: items warmed, later used by a client, or wasted (never asked for within 10 minutes)',
+        labelNames: ['kind', 'outcome'],
+        registers: [opts.registry],
+        collect: () => {
+          // Expired items are only noticed when looked at: count them as wasted before each scrape.
+          this.unclaimed.purgeStale();
+        },
+      });
+    }
+  }
+
+  /** A client was served this package: warm what its dependencies will make the client ask for next. */
+  afterPackage(feed: Feed, id: string, version: string): void {
+    if (this.s.config.offline) return;
+    this.enqueue(`deps:${feed.path}:${id}@${version}`, () => this.warmDependenciesOf(feed, id, version));
+  }
+
+  /** A client asked for the version list of `id`: if warming fetched it, that warm-up was used. */
+  claimVersions(id: string): void {
+    this.claim(`versions:${id}`, 'versions');
+  }
+
+  /** A client asked for this package: if warming fetched it, that warm-up was used. */
+  claimPackage(id: string, version: string): void {
+    this.claim(`package:${id}@${version}`, 'package');
+  }
+
+  /** Resolves when no warm-up is queued or running (tests). */
+  settled(): Promise<void> {
+    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  private claim(key: string, kind: Kind): void {
+    if (this.unclaimed.delete(key)) this.count(kind, 'used');
+  }
+
+  private count(kind: Kind, outcome: 'warmed' | 'used' | 'wasted'): void {
+    this.counter?.inc({ kind, outcome });
+  }
+
+  private enqueue(key: string, task: () => Promise<void>): void {
+    if (this.seen.has(key) || this.queue.length >= QUEUE_MAX) return;
+    this.seen.set(key, true);
+    this.queue.push(task);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.running < this.concurrency && this.queue.length > 0) {
+      const task = this.queue.shift();
+      if (task === undefined) break;
+      this.running++;
+      void task()
+        .catch((err: unknown) => this.log.debug({ err }, 'warm-up failed (a client request will try again)'))
+        .finally(() => {
+          this.running--;
+          this.pump();
+          if (this.running === 0 && this.queue.length === 0) {
+            const waiting = this.idle;
+            this.idle = [];
+            for (const resolve of waiting) resolve();
+          }
+        });
+    }
+  }
+
+  /** Reads the package's nuspec (through its source: cached, or one small request) and queues each dependency. */
+  private async warmDependenciesOf(feed: Feed, id: string, version: string): Promise<void> {
+    const src = await resolveSource(this.s, feed, id, version, 'nuspec');
+    const blob = await src?.file(id, version, 'nuspec');
+    if (blob === undefined) return;
+    if (blob.size !== undefined && blob.size > MAX_NUSPEC_BYTES) {
+      await closeBlobBody(blob.body);
+      return;
+    }
+    const nuspec = parseNuspec(await readBlobBody(blob.body));
+    const wanted = new Map<string, Set<string>>();
+    for (const group of nuspec.dependencyGroups) {
+      for (const dep of group.dependencies) {
+        if (!isValidId(dep.id)) continue;
+        const depId = normalizeId(dep.id);
+        let ranges = wanted.get(depId);
+        if (ranges === undefined) wanted.set(depId, (ranges = new Set()));
+        ranges.add(dep.range ?? '');
+      }
+    }
+    for (const [depId, ranges] of wanted) {
+      this.enqueue(`versions:${feed.path}:${depId}:${[...ranges].sort().join('|')}`, () => this.warmDependency(feed, depId, [...ranges]));
+    }
+  }
+
+  /**
+   * One dependency: its version list and, at the same time, each range's lower bound; then the lowest applicable
+   * version where the lower bound is not listed. Every package warmed this way is followed to its own dependencies.
+   */
+  private async warmDependency(feed: Feed, id: string, ranges: string[]): Promise<void> {
+    const parsed = ranges.map((r) => (r.trim() === '' ? undefined : parseRange(r)));
+    const lowerBounds = new Set<string>();
+    for (const r of parsed) {
+      if (r?.min !== undefined && r.minInclusive) {
+        const v = lowerNormalized(normalize(r.min));
+        if (v !== undefined) lowerBounds.add(v);
+      }
+    }
+    const [merged] = await Promise.all([this.warmVersions(feed, id), ...[...lowerBounds].map((v) => this.warmPackage(feed, id, v))]);
+    for (const r of parsed) {
+      const pick = r === undefined ? merged.versions[0] : lowestApplicable(r, merged.versions);
+      if (pick !== undefined && !lowerBounds.has(pick)) await this.warmPackage(feed, id, pick);
+    }
+  }
+
+  private async warmVersions(feed: Feed, id: string): Promise<{ versions: string[] }> {
+    const merged = await mergedVersions(this.s, feed, id);
+    if (merged.outcomes.some((o) => o.kind === 'ok' && o.meta.state === 'MISS')) {
+      this.unclaimed.set(`versions:${id}`, 'versions');
+      this.count('versions', 'warmed');
+    }
+    return merged;
+  }
+
+  /** Downloads one package into the cache (never into memory), then follows it to its dependencies. */
+  private async warmPackage(feed: Feed, id: string, version: string): Promise<void> {
+    const key = `package:${feed.path}:${id}@${version}`;
+    if (this.seen.has(key)) return;
+    this.seen.set(key, true);
+    const src = await resolveSource(this.s, feed, id, version, 'nupkg');
+    if (src === undefined) return;
+    if (!(await src.holds(id, version, 'nupkg'))) {
+      const blob = await src.file(id, version, 'nupkg');
+      if (blob === undefined) return;
+      // Reading the body to its end lets the download finish and be verified; the bytes go nowhere.
+      const body = blobBodyStream(blob.body);
+      for await (const chunk of body) void chunk;
+      if (blob.state === 'MISS') {
+        this.unclaimed.set(`package:${id}@${version}`, 'package');
+        this.count('package', 'warmed');
+      }
+    }
+    this.afterPackage(feed, id, version);
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Dependency-aware warming (issue 9): serving a package makes nugate fetch, in the background, what the client's next
+ * level will ask for; warming obeys packageSourceMapping, never runs offline, can be turned off, and /metrics counts
+ * warmed, used and wasted items. Requests that reach the upstream are counted.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startFakeUpstream, type FakePackage, type FakeUpstream } from '../helpers/fake-upstream.ts';
+import { startNugateInProcess, testClock, type Running, type TestClock } from '../helpers/inproc.ts';
+import type { ConfigInput } from '../../src/config/schema.ts';
+
+const GRAPH: FakePackage[] = [
+  { id: 'App.Root', version: '1.0.0', dependencies: [{ id: 'Lib.Mid', range: '[1.1.0, )' }, { id: 'Lib.Gap', range: '2.0.0' }] },
+  { id: 'Lib.Mid', version: '1.0.0' },
+  { id: 'Lib.Mid', version: '1.1.0', dependencies: [{ id: 'Lib.Leaf', range: '3.0.0' }] },
+  { id: 'Lib.Mid', version: '1.2.0' },
+  // 2.0.0 does not exist: NuGet picks the lowest applicable, 2.1.0.
+  { id: 'Lib.Gap', version: '2.1.0' },
+  { id: 'Lib.Gap', version: '2.5.0' },
+  { id: 'Lib.Leaf', version: '3.0.0' },
+];
+
+const cleanups: Array<() => Promise<void>> = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+async function setUp(extra: Partial<ConfigInput> = {}, clock?: TestClock): Promise<{ up: FakeUpstream; ng: Running }> {
+  const up = await startFakeUpstream(GRAPH);
+  cleanups.push(() => up.close());
+  const ng = await startNugateInProcess({ upstreams: [{ name: 'u', url: up.indexUrl }], ...extra }, clock ? { clock } : {});
+  cleanups.push(() => ng.stop());
+  return { up, ng };
+}
+
+async function get(url: string): Promise<Response> {
+  const res = await fetch(url);
+  await res.arrayBuffer();
+  return res;
+}
+
+const nupkgPath = (id: string, v: string): string => `/flat/${id.toLowerCase()}/${v}/${id.toLowerCase()}.${v}.nupkg`;
+
+test('serving a package warms its dependency closure: version lists, the lower bound, the lowest applicable version', async () => {
+  const { up, ng } = await setUp();
+  await get(`${ng.url}/v3/flatcontainer/app.root/index.json`);
+  assert.equal((await get(`${ng.url}/v3/flatcontainer/app.root/1.0.0/app.root.1.0.0.nupkg`)).status, 200);
+  await ng.nugate.settle();
+  for (const id of ['lib.mid', 'lib.gap', 'lib.leaf']) assert.equal(up.count(`/flat/${id}/index.json`), 1, `${id} versions warmed once`);
+  assert.equal(up.count(nupkgPath('Lib.Mid', '1.1.0')), 1, 'the lower bound of [1.1.0, ) is warmed');
+  assert.equal(up.count(nupkgPath('Lib.Gap', '2.1.0')), 1, 'the lowest applicable version when the lower bound is missing');
+  assert.equal(up.count(nupkgPath('Lib.Leaf', '3.0.0')), 1, 'warming follows a warmed package to its own dependencies');
+  assert.equal(up.count(nupkgPath('Lib.Mid', '1.2.0')) + up.count(nupkgPath('Lib.Gap', '2.5.0')), 0, 'nothing the client will not pick');
+
+  // The client's next level is all hits: no further upstream request.
+  const before = up.requests.length;
+  for (const [id, v] of [['lib.mid', '1.1.0'], ['lib.gap', '2.1.0'], ['lib.leaf', '3.0.0']] as const) {
+    assert.equal((await get(`${ng.url}/v3/flatcontainer/${id}/index.json`)).status, 200);
+    const pkg = await get(`${ng.url}/v3/flatcontainer/${id}/${v}/${id}.${v}.nupkg`);
+    assert.equal(pkg.status, 200);
+    assert.equal(pkg.headers.get('x-cache'), 'HIT', `${id} ${v} was warmed`);
+  }
+  await ng.nugate.settle();
+  assert.equal(up.requests.length, before, 'the next levels cost no upstream request');
+
+  const value = await warmCounts(ng);
+  assert.equal(value('package', 'warmed'), 3);
+  assert.equal(value('package', 'used'), 3);
+  assert.equal(value('versions', 'warmed'), 3);
+  assert.equal(value('versions', 'used'), 3);
+});
+
+async function warmCounts(ng: Running): Promise<(kind: string, outcome: string) => number> {
+  const metrics = await (await fetch(`${ng.url}/metrics`)).text();
+  return (kind, outcome) => Number(new RegExp(`nugate_warm_items_total\\{kind="${kind}",outcome="${outcome}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+}
+
+test('warmed items no client asks for within 10 minutes count as wasted', async () => {
+  const clock = testClock();
+  const { ng } = await setUp({}, clock);
+  await get(`${ng.url}/v3/flatcontainer/app.root/1.0.0/app.root.1.0.0.nupkg`);
+  await ng.nugate.settle();
+  await get(`${ng.url}/v3/flatcontainer/lib.mid/1.1.0/lib.mid.1.1.0.nupkg`);
+  clock.advance(11 * 60_000);
+  const value = await warmCounts(ng);
+  assert.equal(value('package', 'warmed'), 3);
+  assert.equal(value('package', 'used'), 1);
+  assert.equal(value('package', 'wasted'), 2);
+  assert.equal(value('versions', 'wasted'), 3);
+});
+
+test('warming obeys packageSourceMapping: a dependency no upstream may serve is never fetched', async () => {
+  const { up, ng } = await setUp({ packageSourceMapping: { u: ['App.*', 'Lib.Mid'] } });
+  await get(`${ng.url}/v3/flatcontainer/app.root/1.0.0/app.root.1.0.0.nupkg`);
+  await ng.nugate.settle();
+  assert.equal(up.count('/flat/lib.mid/index.json'), 1);
+  assert.equal(up.count('/flat/lib.gap/'), 0, 'Lib.Gap maps to no upstream');
+  assert.equal(up.count('/flat/lib.leaf/'), 0, 'Lib.Leaf maps to no upstream');
+});
+
+test('warming can be turned off', async () => {
+  const { up, ng } = await setUp({ warm: { enabled: false } });
+  await get(`${ng.url}/v3/flatcontainer/app.root/1.0.0/app.root.1.0.0.nupkg`);
+  await ng.nugate.settle();
+  assert.equal(up.count('/flat/lib.'), 0);
+});
