@@ -275,3 +275,74 @@ export function lowestApplicable(range: VersionRange, versions: readonly string[
   }
   return best?.text;
 }
+
+/**
+ * A floating version (NuGet's FloatRange): `*`, `1.*`, `1.2.*`, `1.2.3.*`, `1.0.0-beta*`, and the same with a
+ * prerelease float (`*-*`, `1.*-*`, `1.2.*-rc*`). Restore picks the highest version that matches, stable only unless
+ * the float has a release part (https://learn.microsoft.com/nuget/concepts/package-versioning#floating-version-resolutions).
+ */
+export interface FloatRange {
+  /** The fixed leading numeric parts (`1.2.*` → [1, 2]; `1.0.0-beta*` → [1, 0, 0, 0]). */
+  readonly numbers: readonly number[];
+  /** Undefined: stable versions only. A string: prereleases whose release text starts with it (case-insensitive) too. */
+  readonly releasePrefix: string | undefined;
+  readonly original: string;
+}
+
+/**
+ * Parses a floating version; undefined when the text is not one (no `*`, or a malformed float).
+ * @example parseFloatRange('1.2.*')?.numbers // [1, 2]
+ */
+export function parseFloatRange(text: string): FloatRange | undefined {
+  const t = text.trim();
+  if (!t.includes('*')) return undefined;
+  const dash = t.indexOf('-');
+  const numberPart = dash < 0 ? t : t.slice(0, dash);
+  const releasePart = dash < 0 ? undefined : t.slice(dash + 1);
+  let releasePrefix: string | undefined;
+  if (releasePart !== undefined) {
+    // Only a trailing '*' may float the release: `-*`, `-beta*`, `-rc.1*`.
+    if (!releasePart.endsWith('*') || releasePart.slice(0, -1).includes('*')) return undefined;
+    releasePrefix = releasePart.slice(0, -1);
+    if (releasePrefix !== '' && !/^[0-9A-Za-z.-]+$/.test(releasePrefix)) return undefined;
+  }
+  const parts = numberPart.split('.');
+  if (parts.length > 4) return undefined;
+  const numbers: number[] = [];
+  for (const [i, part] of parts.entries()) {
+    if (part === '*') {
+      // The '*' ends the numeric parts (`1.*.2` is no float).
+      if (i !== parts.length - 1) return undefined;
+      return { numbers, releasePrefix, original: text };
+    }
+    if (!DIGITS.test(part) || Number(part) > INT32_MAX) return undefined;
+    numbers.push(Number(part));
+  }
+  // No numeric '*': a prerelease float on a full version (`1.0.0-beta*`); the numbers are exact.
+  if (releasePrefix === undefined) return undefined;
+  while (numbers.length < 4) numbers.push(0);
+  return { numbers, releasePrefix, original: text };
+}
+
+/** FloatRange.Satisfies, simplified to the forms parseFloatRange accepts. */
+export function floatSatisfies(range: FloatRange, v: NuGetVersion): boolean {
+  const parts = [v.major, v.minor, v.patch, v.revision];
+  if (!range.numbers.every((n, i) => parts[i] === n)) return false;
+  if (!isPrerelease(v)) return true;
+  if (range.releasePrefix === undefined) return false;
+  return v.release.join('.').toLowerCase().startsWith(range.releasePrefix.toLowerCase());
+}
+
+/**
+ * The version restore picks for a floating reference: the highest listed version that matches the float.
+ * @example highestFloating(parseFloatRange('1.*')!, ['1.0.0', '1.5.0', '2.0.0']) // '1.5.0'
+ */
+export function highestFloating(range: FloatRange, versions: readonly string[]): string | undefined {
+  let best: { text: string; v: NuGetVersion } | undefined;
+  for (const text of versions) {
+    const v = parseVersion(text);
+    if (v === undefined || !floatSatisfies(range, v)) continue;
+    if (best === undefined || compareVersions(v, best.v) > 0) best = { text, v };
+  }
+  return best?.text;
+}
