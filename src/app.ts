@@ -5,13 +5,18 @@
  */
 import { Hono } from 'hono';
 import type { Logger } from 'pino';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { Config } from './config/schema.ts';
 import { createCache } from './cache/index.ts';
 import { systemClock } from './cache/clock.ts';
 import { createPolicy } from './cache/policy.ts';
-import { createDispatcher } from './upstream/http.ts';
+import { createDispatcher, upstreamDispatcher } from './upstream/http.ts';
+import { observeDispatcher } from './upstream/observe.ts';
+import type { Dispatcher } from 'undici';
+import { createUpstreamMetrics, type UpstreamMetrics } from './ops/upstream-metrics.ts';
+import { withUpstreamLog } from './ops/upstream-log.ts';
 import { upstreamCredentialHeaders } from './upstream/credentials.ts';
 import { createFolderSource, isFolderUrl } from './sources/folder-source.ts';
 import { HttpSource } from './sources/http-source.ts';
@@ -22,7 +27,8 @@ import { Warmer } from './warm/warmer.ts';
 import type { FolderPublisher } from './sources/folder/publish.ts';
 import { compileMapping } from './merge/mapping.ts';
 import { RenderCache } from './http/render-cache.ts';
-import { readAuth } from './http/read-auth.ts';
+import { createHeaderCheck, readAuth } from './http/read-auth.ts';
+import { createFastHit } from './http/fast-hit.ts';
 import { validRequestUrl } from './http/public-base.ts';
 import type { Env } from './http/respond.ts';
 import type { Services, Feed, Clock } from './services.ts';
@@ -40,6 +46,9 @@ import { createMetrics } from './ops/metrics.ts';
 import { createLogger } from './ops/logger.ts';
 import { secretValues } from './ops/secrets.ts';
 import { createAccessLog } from './ops/access-log.ts';
+import { readyRoutes } from './ops/ready.ts';
+import { createActivity } from './ui/activity.ts';
+import { uiRoutes } from './ui/routes.tsx';
 import { isNugateError, NugateError } from './errors.ts';
 
 export interface AppOptions {
@@ -52,9 +61,19 @@ export interface AppOptions {
 export interface NugateApp {
   app: Hono<Env>;
   services: Services;
+  /** Answers a held GET/HEAD straight from the node request (http/fast-hit.ts); false passes it to `app`. */
+  fastHit(req: IncomingMessage, res: ServerResponse): boolean;
   /** Waits for background work started so far (revalidations, access-time writes, eviction): tests and shutdown. */
   settle(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Read auth on raw node headers (a repeated header is no credential). */
+function authorizedHeaders(check: (authorization: string | undefined, apiKey: string | undefined) => boolean): (req: IncomingMessage) => boolean {
+  return (req) => {
+    const apiKey = req.headers['x-nuget-apikey'];
+    return check(req.headers.authorization, typeof apiKey === 'string' ? apiKey : undefined);
+  };
 }
 
 /** Lowercase upstream name → the publisher of that folder upstream. */
@@ -102,11 +121,16 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
   const { config } = opts;
   const clock: Clock = opts.clock ?? systemClock;
   const env = opts.env ?? process.env;
-  const log = opts.log ?? createLogger(config.log.level, undefined, { secrets: secretValues(config, env) });
+  const log = opts.log ?? createLogger(config.log.level, undefined, { secrets: secretValues(config, env), format: config.log.format });
   // Fail on a missing credential variable before anything is opened.
   for (const u of config.upstreams) upstreamCredentialHeaders(u, env);
   const cache = await createCache({ config, clock, log });
-  const dispatcher = createDispatcher();
+  // Publish forwards: the environment's outbound proxy applies to them too.
+  const dispatcher = createDispatcher({ env });
+  // One dispatcher per upstream: its own connection limit, CA bundle and outbound proxy (upstream/http.ts).
+  const upstreamDispatchers: Dispatcher[] = [];
+  // Connections may open before the metrics exist (never in practice: nothing is fetched during assembly).
+  let traffic: UpstreamMetrics | undefined;
   // One Source per upstream (ARCHITECTURE.md): a V3 feed over HTTP, or a folder of packages served directly.
   // Offline mode means no network: a folder stays live.
   const sources: Source[] = [];
@@ -122,11 +146,13 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
         publishers.set(u.name.toLowerCase(), folder.publisher);
         continue;
       }
-      sources.push(new HttpSource(u, { dispatcher, docs: cache.docs, blobs: cache.blobs, policy, clock, log: ulog, offline: config.offline, env, limits: config.limits, links }));
+      const own = await upstreamDispatcher(u, env, { onConnection: (event) => traffic?.connection(u.name, event) });
+      upstreamDispatchers.push(own);
+      sources.push(new HttpSource(u, { dispatcher: own, docs: cache.docs, blobs: cache.blobs, policy, clock, log: ulog, offline: config.offline, env, limits: config.limits, links }));
     }
   } catch (err) {
     await Promise.all(sources.map((f) => f.close().catch(() => undefined)));
-    await dispatcher.close().catch(() => {});
+    await Promise.all([dispatcher, ...upstreamDispatchers].map((d) => d.close().catch(() => {})));
     await cache.close();
     throw err;
   }
@@ -157,6 +183,8 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
   await mkdir(tmpDir, { recursive: true });
 
   const metrics = createMetrics(sources);
+  traffic = createUpstreamMetrics(metrics.registry, { upstreams: sources, summary: () => cache.summary() });
+  for (const d of [dispatcher, ...upstreamDispatchers]) observeDispatcher(d, withUpstreamLog(traffic.observer, log));
   if (config.warm.enabled && !config.offline) {
     services.warm = new Warmer({ services, log, concurrency: config.warm.concurrency, registry: metrics.registry });
   }
@@ -164,13 +192,16 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
 
   // Order matters: a bad Host is refused before anything parses the URL, and read auth runs before anything
   // records a request (a refused one is counted once, under one series), so clients cannot mint metric series.
-  const access = createAccessLog(metrics, log);
+  // The web UI's recent activity: a bounded ring fed by the access log.
+  const activity = createActivity(200, () => clock.now());
+  const access = createAccessLog(metrics, log, (fields) => activity.record(fields), traffic);
   app.use('*', validRequestUrl());
   app.use('*', readAuth(config, { onRejected: access.rejected }));
   app.use('*', access.middleware);
   app.route('/health', healthRoutes(services));
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
-  app.get('/', (c) => c.redirect('/v3/index.json', 302));
+  app.route('/ready', readyRoutes({ config, pingStore: () => cache.ping() }));
+  app.route('/', uiRoutes({ services, activity, cacheSummary: () => cache.summary() }));
 
   mountFeed(app, services, { name: 'merged', path: 'v3/', sources }, config.publish.enabled, tmpDir, dispatcher, publishers, env);
   for (const u of sources) mountFeed(app, services, { name: u.name, path: `upstreams/${u.name}/v3/`, sources: [u] }, false, tmpDir, dispatcher, publishers, env);
@@ -188,6 +219,13 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
   return {
     app,
     services,
+    fastHit: createFastHit({
+      config,
+      render,
+      now: () => clock.now(),
+      ...(config.auth.read ? { authorized: authorizedHeaders(createHeaderCheck(config)) } : {}),
+      record: (req, status, cache, started) => access.answered(req, status, cache, started),
+    }),
     async settle() {
       await services.warm?.settled();
       await cache.settle();
@@ -195,7 +233,7 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
     async close() {
       await cache.docs.settle().catch(() => {});
       await Promise.all(sources.map((f) => f.close().catch(() => {})));
-      await dispatcher.close().catch(() => {});
+      await Promise.all([dispatcher, ...upstreamDispatchers].map((d) => d.close().catch(() => {})));
       await cache.close();
     },
   };

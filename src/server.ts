@@ -4,6 +4,7 @@
  */
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NugateApp } from './app.ts';
 
 export interface Running {
@@ -36,6 +37,14 @@ export function listen(nugate: NugateApp, host: string, port: number): Promise<R
         },
       });
     });
+    // Held answers are written before Hono sees the request (http/fast-hit.ts); everything else goes on as before.
+    const [handler] = server.listeners('request');
+    if (handler !== undefined) {
+      server.removeAllListeners('request');
+      server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+        if (!nugate.fastHit(req, res)) (handler as (req: IncomingMessage, res: ServerResponse) => void)(req, res);
+      });
+    }
     server.once('error', reject);
     if ('keepAliveTimeout' in server) {
       // Longer than typical load balancer idle timeouts, so they never reuse a socket we are closing.

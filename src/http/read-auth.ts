@@ -9,8 +9,8 @@ import type { Config } from '../config/schema.ts';
 
 export interface ReadAuthOptions {
   /**
-   * Requests that skip read auth. Default: `GET|HEAD /health` and the publish routes (PUT/DELETE/POST on a
-   * path ending in `/package` or `/symbolpackage`, optionally followed by `/{id}/{version}`), which are
+   * Requests that skip read auth. Default: `GET|HEAD /health` and `/ready`, and the publish routes (PUT/DELETE/POST
+   * on a path ending in `/package` or `/symbolpackage`, optionally followed by `/{id}/{version}`), which are
    * guarded by API keys instead. Read routes are GET/HEAD only, so this exemption can open no read resource.
    */
   isPublic?: (method: string, path: string) => boolean;
@@ -24,7 +24,8 @@ export interface ReadAuthOptions {
 const PUBLISH_PATH = /\/(?:package|symbolpackage)(?:\/[^/]+\/[^/]+)?\/?$/;
 
 export function defaultIsPublic(method: string, path: string): boolean {
-  if ((method === 'GET' || method === 'HEAD') && path === '/health') return true;
+  // Probes: /health (alive) and /ready (can serve) say nothing a client could use.
+  if ((method === 'GET' || method === 'HEAD') && (path === '/health' || path === '/ready')) return true;
   return (method === 'PUT' || method === 'DELETE' || method === 'POST') && PUBLISH_PATH.test(path);
 }
 
@@ -67,6 +68,30 @@ export function createCredentialCheck(config: Config): (creds: Credentials) => b
       ok = anyEqual(password, keys) || ok;
     }
     return ok;
+  };
+}
+
+/** Accepted credential headers remembered, so a hit does not hash them again (bounded; memory only). */
+const ACCEPTED_MAX = 1000;
+
+/**
+ * The same decision as the middleware, from raw header values (the fast hit path, http/fast-hit.ts). Only
+ * accepted header values are remembered; a refused one is always checked again.
+ */
+export function createHeaderCheck(config: Config): (authorization: string | undefined, apiKey: string | undefined) => boolean {
+  const check = createCredentialCheck(config);
+  const accepted = new Map<string, true>();
+  return (authorization, apiKey) => {
+    const memo = `${authorization ?? ''}\u0000${apiKey ?? ''}`;
+    if (accepted.has(memo)) return true;
+    const creds: Credentials = {};
+    const user = parseBasic(authorization);
+    if (user) creds.user = user;
+    if (apiKey !== undefined) creds.apiKey = apiKey;
+    if (!check(creds)) return false;
+    if (accepted.size >= ACCEPTED_MAX) accepted.clear();
+    accepted.set(memo, true);
+    return true;
   };
 }
 

@@ -12,6 +12,23 @@ interface Entry {
   ids: string[];
 }
 
+/**
+ * A request target (path and non-empty query) that WHATWG URL serializes unchanged: only unreserved characters,
+ * sub-delims, ':', '@', '/' and '%', no dot segment (literal or percent-encoded), no fragment. Anything else
+ * (quotes, spaces, "/./", "%2e", an empty "?") is normalized through `new URL` first.
+ */
+const PLAIN_TARGET = /^\/[A-Za-z0-9\-._~!$&()*+,;=:@/%]*(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@/%?]+)?$/;
+const DOT_SEGMENT = /\/(?:\.|%2e)/i;
+
+export function isPlainTarget(target: string): boolean {
+  return PLAIN_TARGET.test(target) && !DOT_SEGMENT.test(target);
+}
+
+/** The key of a rendered response: the public root it was rendered for and the request target. */
+export function renderKeyOf(root: string, target: string): string {
+  return `${root}\u0000${target}`;
+}
+
 export class RenderCache {
   private readonly lru: LRUCache<string, Entry>;
   /** id → keys of the responses that describe it; kept in step with the LRU by its dispose hook. */

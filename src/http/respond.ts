@@ -40,12 +40,27 @@ export interface Rendered {
   cacheControl: string;
   state: CacheState;
   warning?: string | undefined;
-  ageSeconds?: number | undefined;
+  /** Clock time (ms) at which the oldest answer it was built from was fetched: Age is computed when it is sent. */
+  bornAt: number;
 }
 
-export function renderJson(text: string, meta: { cacheControl: string; state: CacheState; warning?: string | undefined; ageSeconds?: number | undefined }): Rendered {
+export function renderJson(text: string, meta: { cacheControl: string; state: CacheState; warning?: string | undefined; bornAt: number }): Rendered {
   const body = asBytes(Buffer.from(text, 'utf8'));
   return { body, etag: strongEtag(body), contentType: 'application/json; charset=utf-8', ...meta };
+}
+
+/** The headers of a rendered response, as the slow path (sendRendered) and the fast hit path (fast-hit.ts) send them. */
+export function renderedHeaders(r: Rendered, state: CacheState, now: number): Record<string, string> {
+  const headers: Record<string, string> = {
+    'content-type': r.contentType,
+    etag: r.etag,
+    'cache-control': r.cacheControl,
+    'x-cache': state,
+  };
+  if (r.warning) headers['x-nuget-warning'] = headerSafe(r.warning);
+  const age = Math.floor((now - r.bornAt) / 1000);
+  if (age > 0) headers.age = String(age);
+  return headers;
 }
 
 /** Header values must be Latin-1 single-line; upstream-provided reasons are squeezed into that. */
@@ -72,15 +87,8 @@ function respond(body: Bytes | null, status: number, headers: Record<string, str
   return res;
 }
 
-export function sendRendered(c: Context<Env>, r: Rendered, state: CacheState = r.state): Response {
-  const headers: Record<string, string> = {
-    'content-type': r.contentType,
-    etag: r.etag,
-    'cache-control': r.cacheControl,
-    'x-cache': state,
-  };
-  if (r.warning) headers['x-nuget-warning'] = headerSafe(r.warning);
-  if (r.ageSeconds !== undefined && r.ageSeconds > 0) headers.age = String(Math.floor(r.ageSeconds));
+export function sendRendered(c: Context<Env>, r: Rendered, now: number, state: CacheState = r.state): Response {
+  const headers = renderedHeaders(r, state, now);
   if (etagMatches(c.req.header('if-none-match'), r.etag)) return respond(null, 304, headers, state);
   return respond(r.body, 200, headers, state);
 }

@@ -11,6 +11,7 @@ import { isValidId, normalizeId } from '../nuget/id.ts';
 import { lowerNormalized } from '../nuget/version.ts';
 import { NugateError, UpstreamError, badRequest } from '../errors.ts';
 import { renderJson, sendRendered, type Env } from '../http/respond.ts';
+import { isPlainTarget, renderKeyOf } from '../http/render-cache.ts';
 import { materialize } from '../feed-urls.ts';
 
 /** The request URL up to the end of its authority ("http://host:port"), or the whole URL when it has no path. */
@@ -27,9 +28,10 @@ function schemeAndAuthority(url: string): string {
 const ROOTS_MAX = 256;
 const roots = new Map<string, string>();
 
-export function feedBase(c: Context<Env>, s: Services, feed: Feed): string {
+/** The public root of this request ("https://host/", ending with '/'): every URL nugate writes starts with it. */
+export function requestRoot(c: Context<Env>, s: Services): string {
   const opts = { publicUrl: s.config.publicUrl, trustProxy: s.config.trustProxy };
-  if (opts.publicUrl || opts.trustProxy) return publicRoot(c, opts) + feed.path;
+  if (opts.publicUrl || opts.trustProxy) return publicRoot(c, opts);
   const host = c.req.header('host');
   const key = host === undefined ? `${schemeAndAuthority(c.req.url)}\u0000` : `${schemeAndAuthority(c.req.url)}\u0000=${host}`;
   let root = roots.get(key);
@@ -38,7 +40,11 @@ export function feedBase(c: Context<Env>, s: Services, feed: Feed): string {
     if (roots.size >= ROOTS_MAX) roots.clear();
     roots.set(key, root);
   }
-  return root + feed.path;
+  return root;
+}
+
+export function feedBase(c: Context<Env>, s: Services, feed: Feed): string {
+  return requestRoot(c, s) + feed.path;
 }
 
 // Route parameters arrive already percent-decoded (Hono decodes them once): decoding again would turn "%25"
@@ -152,15 +158,17 @@ export function cacheControl(kind: ResponseKind): string {
  * sub-delims, ':', '@', '/' and '%', no dot segment (literal or percent-encoded), no fragment. Anything else
  * (quotes, spaces, "/./", "%2e", an empty "?") goes through `new URL` as before.
  */
-const PLAIN_TARGET = /^\/[A-Za-z0-9\-._~!$&()*+,;=:@/%]*(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@/%?]+)?$/;
-const DOT_SEGMENT = /\/(?:\.|%2e)/i;
 
-export function renderKey(c: Context<Env>, base: string): string {
+/**
+ * The rendered-response key of a request: its public root and its target. The fast hit path (http/fast-hit.ts)
+ * builds the same key from the raw request without routing, so the two must stay in step.
+ */
+export function renderKey(c: Context<Env>, root: string): string {
   const full = c.req.url;
   const target = full.slice(schemeAndAuthority(full).length);
-  if (PLAIN_TARGET.test(target) && !DOT_SEGMENT.test(target)) return `${base}\u0000${target}`;
+  if (isPlainTarget(target)) return renderKeyOf(root, target);
   const url = new URL(full);
-  return `${base}\u0000${url.pathname}${url.search}`;
+  return renderKeyOf(root, `${url.pathname}${url.search}`);
 }
 
 export type ResponseKind = 'metadata' | 'search' | 'serviceIndex';
@@ -186,21 +194,23 @@ export interface Built {
  * restores would fail although nothing is missing).
  */
 export async function rendered(c: Context<Env>, s: Services, feed: Feed, build: (base: string) => Promise<Built>): Promise<Response> {
-  const base = feedBase(c, s, feed);
-  const key = renderKey(c, base);
+  const root = requestRoot(c, s);
+  const base = root + feed.path;
+  const key = renderKey(c, root);
+  const now = s.clock.now();
   const hit = s.render.get(key);
-  if (hit) return sendRendered(c, hit, 'HIT');
+  if (hit) return sendRendered(c, hit, now, 'HIT');
   const b = await build(base);
   const combined = combine(b.outcomes);
   if (combined.staleReasons.length > 0) s.log.info({ path: c.req.path, reasons: combined.staleReasons }, 'served without a fresh upstream answer');
   const warn = combined.staleReasons.length > 0 && s.warnStale(c.req.header('x-nuget-session-id'));
   const out = renderJson(materialize(b.json, base), {
     state: combined.state,
-    ageSeconds: combined.ageSeconds,
+    bornAt: now - combined.ageSeconds * 1000,
     cacheControl: cacheControl(b.kind),
     ...(warn ? { warning: `nugate: ${combined.staleReasons.join('; ')}; serving what it holds` } : {}),
   });
   const ttl = warn ? 0 : Math.min(b.ttlMs ?? combined.freshMs, MAX_RENDER_TTL);
   s.render.set(key, out, ttl, b.ids);
-  return sendRendered(c, out);
+  return sendRendered(c, out, now);
 }

@@ -47,8 +47,10 @@ export function flatContainerRoutes(s: Services, feed: Feed): Hono<Env> {
       // search over held packages): rendered answers about it are rebuilt.
       if (blob.state === 'MISS') s.render.evictIds([id]);
       s.warm?.claimPackage(id, version);
-      // The client reads this package's dependencies next: have them ready (src/warm/warmer.ts).
-      if (c.req.method === 'GET') s.warm?.afterPackage(feed, id, version);
+      // The client reads this package's dependencies next: have them ready (src/warm/warmer.ts). Once the answer is
+      // sent, a downloaded package is held (its last byte waits for verification), so its nuspec costs no request.
+      const warm = s.warm;
+      if (warm !== undefined && c.req.method === 'GET') c.env.outgoing.once('finish', () => warm.afterPackage(feed, id, version));
     }
     return sendBlob(c, blob, contentTypeOf(file, blob.contentType), s.log);
   };

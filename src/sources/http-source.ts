@@ -643,6 +643,11 @@ export class HttpSource implements Source {
   }
 
   async file(id: string, version: string, file: BlobFile): Promise<BlobResult | undefined> {
+    // The nuspec, readme and icon of a held package are inside it: no upstream request for them.
+    if (file !== 'nupkg' && !(await this.holds(id, version, file))) {
+      const held = await this.fromHeldPackage(id, version, file);
+      if (held !== undefined) return held;
+    }
     const found = await this.deps.blobs.get({ upstream: this.name, id, version, file }, () => this.loadFile(id, version, file));
     if (found?.state === 'MISS' && file === 'nupkg') this.heldCache = undefined; // a new package: the held listing (search) is out of date
     if (found !== undefined || file === 'nupkg') return found;
