@@ -157,10 +157,13 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
     throw err;
   }
   const render = new RenderCache(Math.floor(config.cache.hotMaxSize / 4), () => clock.now());
+  // References to package Buffers the hot tier holds; bounded on its own, so it never keeps more than this alive.
+  const packageHits = new RenderCache(Math.floor(config.cache.hotMaxSize / 4), () => clock.now());
   const warnedSessions = new LRUCache<string, true>({ max: 10_000 });
   const services: Services = {
     config,
     render,
+    packageHits,
     sources,
     mapping: compileMapping(config.packageSourceMapping, sources.map((u) => u.name)),
     clock,
@@ -176,6 +179,7 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
     async invalidate(id) {
       const lower = id.toLowerCase();
       render.evictIds([lower]);
+      packageHits.evictIds([lower]);
       await Promise.all(sources.map((src) => src.invalidate(lower)));
     },
   };
@@ -222,6 +226,7 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
     fastHit: createFastHit({
       config,
       render,
+      packageHits,
       now: () => clock.now(),
       ...(config.auth.read ? { authorized: authorizedHeaders(createHeaderCheck(config)) } : {}),
       record: (req, status, cache, started) => access.answered(req, status, cache, started),

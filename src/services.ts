@@ -14,6 +14,8 @@ export type { Clock } from './cache/clock.ts';
 export interface Services {
   config: Config;
   render: RenderCache;
+  /** Package files held in memory, by public URL, for the fast hit path (http/fast-hit.ts). */
+  packageHits: RenderCache;
   /** One per upstream, in priority order (the order of `upstreams` in the config). */
   sources: Source[];
   mapping: SourceMapping;

@@ -15,6 +15,8 @@ import { etagMatches, renderedHeaders } from './respond.ts';
 export interface FastHitDeps {
   config: Config;
   render: RenderCache;
+  /** Package files held in memory (flat container answers), looked up after rendered JSON. */
+  packageHits?: RenderCache;
   now: () => number;
   /** Under auth.read: true when the request carries credentials nugate accepts (http/read-auth.ts). */
   authorized?: (req: IncomingMessage) => boolean;
@@ -41,7 +43,8 @@ export function createFastHit(deps: FastHitDeps): (req: IncomingMessage, res: Se
       // Keys only exist for roots the slow path validated, so an odd Host simply misses here.
       root = `${(req.socket as TLSSocket).encrypted === true ? 'https' : 'http'}://${host.toLowerCase()}/`;
     }
-    const hit = render.get(renderKeyOf(root, target));
+    const key = renderKeyOf(root, target);
+    const hit = render.get(key) ?? deps.packageHits?.get(key);
     if (hit === undefined) return false;
     if (deps.authorized !== undefined && !deps.authorized(req)) return false;
     const headers = renderedHeaders(hit, 'HIT', deps.now());

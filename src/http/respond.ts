@@ -40,8 +40,11 @@ export interface Rendered {
   cacheControl: string;
   state: CacheState;
   warning?: string | undefined;
-  /** Clock time (ms) at which the oldest answer it was built from was fetched: Age is computed when it is sent. */
-  bornAt: number;
+  /**
+   * Clock time (ms) at which the oldest answer it was built from was fetched: Age is computed when it is sent.
+   * Undefined for package files, which are immutable and carry no Age.
+   */
+  bornAt?: number;
 }
 
 export function renderJson(text: string, meta: { cacheControl: string; state: CacheState; warning?: string | undefined; bornAt: number }): Rendered {
@@ -58,8 +61,10 @@ export function renderedHeaders(r: Rendered, state: CacheState, now: number): Re
     'x-cache': state,
   };
   if (r.warning) headers['x-nuget-warning'] = headerSafe(r.warning);
-  const age = Math.floor((now - r.bornAt) / 1000);
-  if (age > 0) headers.age = String(age);
+  if (r.bornAt !== undefined) {
+    const age = Math.floor((now - r.bornAt) / 1000);
+    if (age > 0) headers.age = String(age);
+  }
   return headers;
 }
 

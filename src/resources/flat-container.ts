@@ -5,15 +5,25 @@
  */
 import { Hono, type Context } from 'hono';
 import type { Services, Feed } from '../services.ts';
-import type { BlobFile } from '../cache/types.ts';
+import type { BlobFile, BlobResult } from '../cache/types.ts';
 import { mergedVersions, resolveSource } from './resolve.ts';
-import { sendBlob, type Env } from '../http/respond.ts';
-import { idParam, versionParam, nothingUsable, rendered } from './common.ts';
+import { asBytes, PACKAGE_CACHE_CONTROL, sendBlob, type Env, type Rendered } from '../http/respond.ts';
+import { idParam, versionParam, nothingUsable, rendered, renderKey, requestRoot } from './common.ts';
 import { notFound, UpstreamError } from '../errors.ts';
 import { contentTypeOf } from '../nuget/package-files.ts';
 
 
+/** Package files in memory never go stale: the fast path may serve them until memory or a publish removes them. */
+const PACKAGE_HIT_TTL = 24 * 3600_000;
+
 export function flatContainerRoutes(s: Services, feed: Feed): Hono<Env> {
+  /** A file served from memory becomes a fast-path hit for this exact URL (http/fast-hit.ts). */
+  const rememberHit = (c: Context<Env>, blob: BlobResult, id: string, contentType: string): void => {
+    if (blob.body.kind !== 'buffer' || blob.etag === undefined || c.req.header('range') !== undefined) return;
+    const hit: Rendered = { body: asBytes(blob.body.data), etag: blob.etag, contentType, cacheControl: PACKAGE_CACHE_CONTROL, state: 'HIT' };
+    s.packageHits.set(renderKey(c, requestRoot(c, s)), hit, PACKAGE_HIT_TTL, [id]);
+  };
+
   const app = new Hono<Env>();
 
   // Routes use parameters only (no static segment after a parameter), so Hono keeps its fast RegExpRouter for
@@ -42,6 +52,7 @@ export function flatContainerRoutes(s: Services, feed: Feed): Hono<Env> {
       throw err;
     }
     if (!blob) throw notFound(`${file} of ${id} ${version} not found`);
+    rememberHit(c, blob, id, contentTypeOf(file, blob.contentType));
     if (file === 'nupkg') {
       // A package nugate did not hold before changes what it can say about the id (completed registration leaves,
       // search over held packages): rendered answers about it are rebuilt.

@@ -90,3 +90,30 @@ test('a publicUrl fixes the root whatever the Host says', async () => {
   assert.equal((await fetch(`${url}/v3/flatcontainer/a.b/index.json`)).status, 200);
   assert.equal(passed.length, 0);
 });
+
+test('a package held in memory is served with its strong ETag, immutable caching and no Age', async () => {
+  const bytes = Buffer.from('PK\u0003\u0004 not really a zip, but bytes');
+  const config = parseConfig({ upstreams: [{ name: 'u', url: 'https://feed.example/v3/index.json' }] });
+  const render = new RenderCache(1024 * 1024, () => now);
+  const packageHits = new RenderCache(1024 * 1024, () => now);
+  const fast = createFastHit({ config, render, packageHits, now: () => now, record: () => undefined });
+  const server = createServer((req, res) => {
+    if (!fast(req, res)) {
+      res.writeHead(599);
+      res.end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  servers.push(() => server.close());
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const path = '/v3/flatcontainer/a.b/1.0.0/a.b.1.0.0.nupkg';
+  packageHits.set(renderKeyOf(`${url}/`, path), { body: new Uint8Array(bytes), etag: '"abc"', contentType: 'application/octet-stream', cacheControl: 'public, max-age=31536000, immutable', state: 'HIT' }, 60_000, ['a.b']);
+  const res = await fetch(`${url}${path}`);
+  assert.equal(res.status, 200);
+  assert.deepEqual(Buffer.from(await res.arrayBuffer()), bytes);
+  assert.equal(res.headers.get('etag'), '"abc"');
+  assert.match(res.headers.get('cache-control') ?? '', /immutable/);
+  assert.equal(res.headers.get('age'), null);
+  packageHits.evictIds(['a.b']);
+  assert.equal((await fetch(`${url}${path}`)).status, 599, 'a publish of the id removes it from the fast path');
+});
