@@ -42,6 +42,14 @@ export interface CacheStats {
   hot: { entries: number; bytes: number; maxSize: number };
 }
 
+/** What `summary()` knows without a walk: the running totals each tier keeps. */
+export interface CacheSummary {
+  store: CacheStats['store'];
+  blobs: CountAndBytes & { maxSize: number };
+  metadata: CacheStats['metadata'];
+  hot: CacheStats['hot'];
+}
+
 export interface PruneOptions {
   /** Evict least recently used blobs until the blob tier holds at most this many bytes (default cache.maxSize). */
   maxSize?: number;
@@ -63,6 +71,10 @@ export interface Cache {
   /** Walks the metadata tier: for the CLI and /health-style reports, not the request path. */
   stats(): Promise<CacheStats>;
   prune(opts?: PruneOptions): Promise<PruneReport>;
+  /** Running totals, no walk: cheap enough for a page view (the web UI). */
+  summary(): CacheSummary;
+  /** One read of the metadata store (a Redis read is bounded by its per-operation limit): for /ready. */
+  ping(): Promise<void>;
   /**
    * Waits for background work started so far: the start-up walk of the metadata tier, late revalidations,
    * removals, access-time writes, eviction (tests, shutdown).
@@ -204,5 +216,19 @@ export async function createCache(opts: CreateCacheOptions): Promise<Cache> {
     return closed;
   }
 
-  return { docs, blobs, stats, prune, settle, close };
+  function summary(): CacheSummary {
+    return {
+      store: stores.kind,
+      blobs: { ...index.current, maxSize: config.cache.maxSize },
+      metadata: { entries: metaIndex.size, bytes: metaIndex.bytes, maxSize: metaIndex.maxSize },
+      hot: { entries: hot.size, bytes: hot.bytes, maxSize: config.cache.hotMaxSize },
+    };
+  }
+
+  async function ping(): Promise<void> {
+    // A key nothing writes: the answer is "absent", and only reaching the store matters.
+    await docStore.get('nugate:ready-probe');
+  }
+
+  return { docs, blobs, stats, prune, summary, ping, settle, close };
 }
