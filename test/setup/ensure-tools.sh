@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the programs the tests start are installed: redis-server (Debian package) for the Redis tests and
-# chromium for the web UI tests. The
-# .NET SDK cannot be installed from here, so a missing `dotnet` fails the run with a message that says so.
+# chromium for the web UI tests. The .NET SDK cannot be installed from here, so a missing `dotnet` fails the run
+# with a message that says so.
 set -euo pipefail
 
 missing=()
