@@ -216,6 +216,41 @@ export function rewriteJson<T>(value: T, table: RewriteTable): T {
   return result as T;
 }
 
+/**
+ * rewriteJson for a value the caller owns (just parsed from an upstream body): every string value is rewritten where
+ * it stands, with no copy of the document (the miss path parses once and rewrites once). Keys are never touched;
+ * iterative, so deep input cannot overflow the stack. Returns the same value.
+ */
+export function rewriteJsonInPlace<T>(value: T, table: RewriteTable): T {
+  const rules = compiledOf(table);
+  const rewrite = (v: string): string => {
+    const parts = splitHttpUrl(v);
+    return parts === undefined ? v : (applyRules(parts, rules) ?? v);
+  };
+  if (typeof value === 'string') return rewrite(value) as T;
+  const work: unknown[] = [value];
+  const seen = new Set<object>();
+  for (let item = work.pop(); item !== undefined; item = work.pop()) {
+    if (typeof item !== 'object' || item === null || seen.has(item)) continue;
+    seen.add(item);
+    if (Array.isArray(item)) {
+      for (let i = 0; i < item.length; i++) {
+        const v: unknown = item[i];
+        if (typeof v === 'string') item[i] = rewrite(v);
+        else if (typeof v === 'object' && v !== null) work.push(v);
+      }
+    } else if (isPlainObject(item)) {
+      for (const key of Object.keys(item)) {
+        const v = item[key];
+        // An own data property (JSON's "__proto__" included) is written, never a prototype setter.
+        if (typeof v === 'string') Object.defineProperty(item, key, { value: rewrite(v), writable: true, enumerable: true, configurable: true });
+        else if (typeof v === 'object' && v !== null) work.push(v);
+      }
+    }
+  }
+  return value;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Leak detection (protocol.md §5 item 2: "leak-free = no upstream host string anywhere in the body")
 

@@ -13,7 +13,7 @@ import type { BlobCache, BlobFile, BlobResult, DocCache, DocKind, DocResult, Loa
 import type { Policy } from '../cache/policy.ts';
 import type { Clock } from '../cache/clock.ts';
 import { parseServiceIndex, type UpstreamResources } from '../nuget/service-index.ts';
-import { compileRewrite, rewriteJson, type RewriteRule, type RewriteTable } from '../nuget/rewrite.ts';
+import { compileRewrite, rewriteJsonInPlace, type RewriteRule, type RewriteTable } from '../nuget/rewrite.ts';
 import { lowerNormalized } from '../nuget/version.ts';
 import { leavesOfPage, pagesOfIndex, type Json, type Leaf } from '../merge/registration.ts';
 import { localSearch, localAutocompleteIds, type LocalPackage } from '../merge/local-search.ts';
@@ -109,6 +109,8 @@ export class HttpSource implements Source {
   private readonly parsed: LRUCache<string, { body: string; value: StoredRegistration }>;
   private readonly completions = new LRUCache<string, Json>({ max: COMPLETIONS_MAX });
   private heldCache: { at: number; packages: Promise<HeldPackage[]> } | undefined;
+  /** Values of documents this source just loaded, by their stored text (one use each; see answer()). */
+  private readonly justLoaded = new LRUCache<string, object>({ max: 64 });
 
   constructor(config: UpstreamConfig, deps: HttpSourceDeps) {
     this.name = config.name;
@@ -276,8 +278,11 @@ export class HttpSource implements Source {
     if (res.status !== 200) throw this.statusError(res);
     let json = parseJson(this.name, res.body);
     if (opts.transform) json = await opts.transform(json);
-    if (opts.rewrite) json = rewriteJson(json, (await this.discover()).table);
-    return { kind: 'ok', body: JSON.stringify(json), validators: validatorsOf(res.headers) };
+    if (opts.rewrite) json = rewriteJsonInPlace(json, (await this.discover()).table);
+    const body = JSON.stringify(json);
+    // The answer that follows this load reads the value it was just made from, not a second parse of its text.
+    if (typeof json === 'object' && json !== null) this.justLoaded.set(body, json);
+    return { kind: 'ok', body, validators: validatorsOf(res.headers) };
   }
 
   private doc(key: Parameters<typeof docKey>[1], kind: DocKind, loader: (stale: StoredDoc | undefined) => Promise<LoadResult>, opts?: { revalidate?: boolean }): Promise<DocResult> {
@@ -295,9 +300,18 @@ export class HttpSource implements Source {
     return meta;
   }
 
-  private answer<T>(res: DocResult, kind: DocKind, value: (body: string) => T): Answer<T> {
+  private answer<T>(res: DocResult, kind: DocKind, value: (body: string, parse: () => unknown) => T): Answer<T> {
     const meta = this.meta(res, kind);
-    return res.doc.status === 200 ? { found: true, value: value(res.doc.body), meta } : { found: false, meta };
+    if (res.doc.status !== 200) return { found: false, meta };
+    const body = res.doc.body;
+    // Taken once: a value handed to a caller may be changed by it, so a later answer parses the stored text again.
+    const parse = (): unknown => {
+      const loaded = this.justLoaded.get(body);
+      if (loaded === undefined) return JSON.parse(body);
+      this.justLoaded.delete(body);
+      return loaded;
+    };
+    return { found: true, value: value(body, parse), meta };
   }
 
   // --- versions -----------------------------------------------------------------------------------------
@@ -346,7 +360,7 @@ export class HttpSource implements Source {
       },
       revalidate ? { revalidate: true } : undefined,
     );
-    return this.answer(res, 'metadata', (body) => (JSON.parse(body) as { versions: string[] }).versions);
+    return this.answer(res, 'metadata', (_body, parse) => (parse() as { versions: string[] }).versions);
   }
 
   /** Offline, a version list names only what nugate can serve. */
@@ -420,7 +434,7 @@ export class HttpSource implements Source {
       const hash = entry?.packageHash;
       const algorithm = entry?.packageHashAlgorithm;
       if (typeof hash === 'string' && (algorithm === undefined || (typeof algorithm === 'string' && algorithm.toUpperCase() === 'SHA512'))) stored.hashes[leaf.version] = hash;
-      const item = rewriteJson(leaf.item, table);
+      const item = rewriteJsonInPlace(leaf.item, table);
       // Downloads always go through nugate's flat container, whatever the upstream's layout (no leak, and feeds
       // without PackageBaseAddress still restore).
       item.packageContent = `${FEED_SENTINEL}flatcontainer/${id}/${leaf.version}/${id}.${leaf.version}.nupkg`;
@@ -524,8 +538,8 @@ export class HttpSource implements Source {
       if (res !== undefined && local.found && local.value.data.length === 0) throw res.error;
       return local;
     }
-    return this.answer(res, 'search', (body) => {
-      const b = JSON.parse(body) as { totalHits?: unknown; data?: unknown };
+    return this.answer(res, 'search', (_body, parse) => {
+      const b = parse() as { totalHits?: unknown; data?: unknown };
       const data = Array.isArray(b.data) ? b.data.filter(isJsonObject) : [];
       return { totalHits: typeof b.totalHits === 'number' ? b.totalHits : data.length, data };
     });
@@ -539,8 +553,8 @@ export class HttpSource implements Source {
       if (res !== undefined && value.data.length === 0) throw res.error;
       return { found: true, value, meta: localMeta(res?.error.message) };
     }
-    return this.answer(res, 'search', (body) => {
-      const b = JSON.parse(body) as { totalHits?: unknown; data?: unknown };
+    return this.answer(res, 'search', (_body, parse) => {
+      const b = parse() as { totalHits?: unknown; data?: unknown };
       const data = Array.isArray(b.data) ? b.data.filter((v): v is string => typeof v === 'string') : [];
       return { totalHits: typeof b.totalHits === 'number' ? b.totalHits : data.length, data };
     });
@@ -557,8 +571,8 @@ export class HttpSource implements Source {
       if (res !== undefined && versions.length === 0) throw res.error;
       return { found: true, value: versions, meta: localMeta(res?.error.message) };
     }
-    return this.answer(res, 'search', (body) => {
-      const d = (JSON.parse(body) as { data?: unknown }).data;
+    return this.answer(res, 'search', (_body, parse) => {
+      const d = (parse() as { data?: unknown }).data;
       return Array.isArray(d) ? d.filter((v): v is string => typeof v === 'string') : [];
     });
   }
@@ -734,7 +748,7 @@ export class HttpSource implements Source {
     if (d === undefined || d.resources.vulnerabilityInfo === undefined) return { found: false, meta: heldMeta() };
     const url = d.resources.vulnerabilityInfo;
     const res = await this.doc({ type: 'vulnerabilityIndex' }, 'metadata', (stale) => this.loadJson(url, stale, { rewrite: true }));
-    return this.answer(res, 'metadata', (body) => JSON.parse(body) as unknown);
+    return this.answer(res, 'metadata', (_body, parse) => parse());
   }
 
   async linked(token: string): Promise<Answer<unknown>> {
@@ -747,7 +761,7 @@ export class HttpSource implements Source {
     // Signed links only ever name what an upstream document said; still, never let one climb out of its base.
     if (!new URL(url).href.startsWith(base) || /(^|\/)\.\.?(\/|$|\?)/.test(link.rest)) return { found: false, meta: heldMeta() };
     const res = await this.doc({ type: 'link', token }, 'metadata', (stale) => this.loadJson(url, stale, { rewrite: true }));
-    return this.answer(res, 'metadata', (body) => JSON.parse(body) as unknown);
+    return this.answer(res, 'metadata', (_body, parse) => parse());
   }
 
   // --- publish and invalidation -------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { describe, it } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileRewrite, findLeaks, rewriteJson, rewriteUrl, type RewriteTable } from '../../../src/nuget/rewrite.ts';
+import { compileRewrite, findLeaks, rewriteJson, rewriteJsonInPlace, rewriteUrl, type RewriteTable } from '../../../src/nuget/rewrite.ts';
 import { parseServiceIndex } from '../../../src/nuget/service-index.ts';
 
 function text(path: string): string {
@@ -349,4 +349,16 @@ describe('upstream bases as an allow-list', () => {
       for (const url of urlsOn(json(doc), [origin])) assert.ok(bases.some((b) => url.startsWith(b)), `${doc}: ${url}`);
     }
   });
+});
+
+test('rewriteJsonInPlace rewrites every string value where it stands and returns the same value', () => {
+  const table = compileRewrite([{ from: 'https://api.nuget.org/v3-flatcontainer/', to: 'https://proxy.test/v3/flatcontainer/' }]);
+  const doc = JSON.parse('{"a":"https://api.nuget.org/v3-flatcontainer/x/index.json","__proto__":"https://api.nuget.org/v3-flatcontainer/p","list":[{"u":"https://API.nuget.org/v3-flatcontainer/y"},"urn:uuid:1",3,null],"https://api.nuget.org/v3-flatcontainer/key":1}') as Record<string, unknown>;
+  const out = rewriteJsonInPlace(doc, table);
+  assert.equal(out, doc);
+  assert.equal(doc.a, 'https://proxy.test/v3/flatcontainer/x/index.json');
+  assert.equal(Object.getOwnPropertyDescriptor(doc, '__proto__')?.value, 'https://proxy.test/v3/flatcontainer/p');
+  assert.equal(Object.getPrototypeOf(doc), Object.prototype);
+  assert.deepEqual(doc.list, [{ u: 'https://proxy.test/v3/flatcontainer/y' }, 'urn:uuid:1', 3, null]);
+  assert.ok('https://api.nuget.org/v3-flatcontainer/key' in doc, 'keys are never rewritten');
 });
