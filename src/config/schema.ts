@@ -127,6 +127,8 @@ const readUser = z
 
 export const configSchema = z
   .object({
+    /** The JSON Schema editors check the file against (config/proxy.config.schema.json); nugate ignores it. */
+    $schema: z.string().optional(),
     listen: z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
