@@ -5,6 +5,7 @@
  *   nugate cache stats|prune [--config FILE] [--max-size SIZE] [--older-than DURATION]
  *   nugate config check [--config FILE]
  *   nugate config import NuGet.Config
+ *   nugate doctor [--config FILE] [--restore] [--package ID[@VERSION]]
  */
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
@@ -18,6 +19,7 @@ import { secretValues } from './ops/secrets.ts';
 import { createCache } from './cache/index.ts';
 import { importNuGetConfig } from './config/import-nuget-config.ts';
 import { superviseWorkers } from './cluster.ts';
+import { runDoctor } from './ops/doctor.ts';
 import cluster from 'node:cluster';
 
 const USAGE = `usage:
@@ -25,7 +27,8 @@ const USAGE = `usage:
   nugate cache stats [--config FILE]
   nugate cache prune [--config FILE] [--max-size SIZE] [--older-than DURATION]
   nugate config check [--config FILE]
-  nugate config import NuGet.Config`;
+  nugate config import NuGet.Config
+  nugate doctor [--config FILE] [--restore] [--package ID[@VERSION]]`;
 
 class UsageError extends Error {}
 
@@ -47,7 +50,7 @@ async function loadWithOverrides(values: { config?: string | undefined; port?: s
 }
 
 async function serveCommand(config: Config): Promise<void> {
-  const log = createLogger(config.log.level, undefined, { secrets: secretValues(config, process.env) });
+  const log = createLogger(config.log.level, undefined, { secrets: secretValues(config, process.env), format: config.log.format });
   if (config.workers > 1 && cluster.isPrimary) return superviseWorkers(config.workers, log);
   const nugate = await createApp({ config, log });
   const running = await listen(nugate, config.listen.host, config.listen.port);
@@ -99,6 +102,29 @@ async function cacheCommand(sub: string | undefined, config: Config, values: { '
   }
 }
 
+/** `nugate doctor`: exit 1 when a check fails (ops/doctor.ts). */
+async function doctorCommand(config: Config, values: { restore?: boolean | undefined; package?: string | undefined }): Promise<void> {
+  const ok = await runDoctor(config, {
+    env: process.env,
+    out: (line) => process.stdout.write(`${line}\n`),
+    ...(values.package === undefined ? {} : { restorePackage: values.package }),
+    ...(values.restore
+      ? {
+          // A throwaway nugate on loopback: plain http, no read auth, its own memory store and cache folder, so the
+          // restore really goes to the upstreams and leaves the live cache alone.
+          restore: async (cacheDir: string) => {
+            const { tls: _tls, ...plain } = config.listen;
+            const temp: Config = { ...config, listen: { ...plain, host: '127.0.0.1', port: 0 }, workers: 1, auth: { ...config.auth, read: false }, cache: { ...config.cache, dir: cacheDir, store: 'memory' } };
+            delete temp.publicUrl;
+            const running = await listen(await createApp({ config: temp, log: createLogger('warn') }), '127.0.0.1', 0);
+            return { url: running.url, stop: () => running.stop(2000) };
+          },
+        }
+      : {}),
+  });
+  if (!ok) process.exitCode = 1;
+}
+
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -112,6 +138,8 @@ async function main(argv: string[]): Promise<void> {
       'max-size': { type: 'string' },
       'older-than': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      restore: { type: 'boolean' },
+      package: { type: 'string' },
     },
   });
   if (values.help) {
@@ -142,6 +170,8 @@ async function main(argv: string[]): Promise<void> {
         return;
       }
       throw new UsageError(`unknown config command "${sub ?? ''}"`);
+    case 'doctor':
+      return doctorCommand(await loadWithOverrides(values), values);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

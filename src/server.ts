@@ -1,8 +1,11 @@
 /**
- * Runs the app on @hono/node-server and shuts it down cleanly: stop accepting, let in-flight requests finish
- * (bounded), then close upstream pools and the cache.
+ * Runs the app on @hono/node-server, over HTTPS when `listen.tls` names a certificate and key, and shuts it down
+ * cleanly: stop accepting, let in-flight requests finish (bounded), then close upstream pools and the cache.
  */
 import { serve, type ServerType } from '@hono/node-server';
+import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
+import { readFile } from 'node:fs/promises';
+import type { Config } from './config/schema.ts';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NugateApp } from './app.ts';
@@ -13,11 +16,21 @@ export interface Running {
   stop(graceMs?: number): Promise<void>;
 }
 
-export function listen(nugate: NugateApp, host: string, port: number): Promise<Running> {
+/** The certificate, key and chain of `listen.tls`, read once at start (a restart picks up renewed files). */
+export async function readTlsFiles(tls: NonNullable<Config['listen']['tls']>): Promise<HttpsOptions> {
+  const [cert, key, ca] = await Promise.all([readFile(tls.cert), readFile(tls.key), tls.ca === undefined ? undefined : readFile(tls.ca)]);
+  // The chain goes out after the certificate, so clients that know only the root can build the path.
+  return { cert: ca === undefined ? cert : Buffer.concat([cert, Buffer.from('\n'), ca]), key };
+}
+
+export async function listen(nugate: NugateApp, host: string, port: number): Promise<Running> {
+  const tlsFiles = nugate.services.config.listen.tls;
+  const tls = tlsFiles === undefined ? undefined : await readTlsFiles(tlsFiles);
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: nugate.app.fetch, hostname: host, port }, (info: AddressInfo) => {
+    const https = tls === undefined ? {} : { createServer: createHttpsServer, serverOptions: tls };
+    const server = serve({ fetch: nugate.app.fetch, hostname: host, port, ...https }, (info: AddressInfo) => {
       const shownHost = info.family === 'IPv6' ? `[${info.address}]` : info.address;
-      const url = `http://${shownHost === '0.0.0.0' ? '127.0.0.1' : shownHost}:${info.port}`;
+      const url = `${tls === undefined ? 'http' : 'https'}://${shownHost === '0.0.0.0' ? '127.0.0.1' : shownHost}:${info.port}`;
       resolve({
         url,
         server,

@@ -32,6 +32,14 @@ export function parseConfig(raw: unknown, source = '(inline)', baseDir = process
   }
   const cfg = result.data;
   if (!isAbsolute(cfg.cache.dir)) cfg.cache.dir = resolve(baseDir, cfg.cache.dir);
+  // PEM files are anchored like cache.dir, so a config works from any working directory.
+  const tls = cfg.listen.tls;
+  if (tls) {
+    tls.cert = resolve(baseDir, tls.cert);
+    tls.key = resolve(baseDir, tls.key);
+    if (tls.ca !== undefined) tls.ca = resolve(baseDir, tls.ca);
+  }
+  for (const u of cfg.upstreams) if (u.ca !== undefined) u.ca = resolve(baseDir, u.ca);
   return cfg;
 }
 

@@ -117,7 +117,9 @@ export function createAccessLog(metrics: Metrics, log: Logger, onAnswered?: (fie
       const seconds = (performance.now() - started) / 1000;
       // Responses built by respond.ts carry their X-Cache state; reading res.headers would cost their fast path.
       const res: TaggedResponse = c.res;
-      const cache = res[X_CACHE_STATE] ?? res.headers.get('x-cache') ?? '-';
+      // A raw pipe (a package streamed while it downloads) wrote its head on the node response itself.
+      const raw = outgoing?.getHeader('x-cache');
+      const cache = res[X_CACHE_STATE] ?? res.headers.get('x-cache') ?? (typeof raw === 'string' ? raw : '-');
       const status = res.status;
       metrics.observe(resourceLabel(c.req.path), status, cache, seconds);
       // The web UI's recent activity (src/ui/activity.ts): the same fixed fields a log line carries.
@@ -127,7 +129,9 @@ export function createAccessLog(metrics: Metrics, log: Logger, onAnswered?: (fie
       if (ua !== undefined) fields.ua = ua;
       const upstream = upstreamsOf(trace);
       if (upstream !== undefined) fields.upstream = upstream;
-      const write = (): void => line(fields, outgoing?.socket);
+      // Taken now: a finished response is detached from its socket.
+      const socket = outgoing?.socket;
+      const write = (): void => line(fields, socket);
       if (outgoing === undefined || outgoing.writableFinished || outgoing.destroyed) write();
       else outgoing.once('close', write);
     },

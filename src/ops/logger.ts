@@ -8,6 +8,7 @@
  *   every line written, so even an error message that quotes one prints `[redacted]`.
  */
 import { pino, type Logger, type DestinationStream, type LoggerOptions } from 'pino';
+import { prettyDestination } from './pretty.ts';
 
 export const REDACT_PATHS = [
   'headers.authorization',
@@ -72,6 +73,8 @@ function secretForms(secrets: readonly string[]): string[] {
 export interface LoggerExtras {
   /** Values that must never be written (credentials read from the environment). */
   secrets?: readonly string[];
+  /** "pretty": one readable line per record (ops/pretty.ts), when no destination is given. Default "json". */
+  format?: 'json' | 'pretty';
 }
 
 export function createLogger(level: string, destination?: DestinationStream, extras: LoggerExtras = {}): Logger {
@@ -83,5 +86,6 @@ export function createLogger(level: string, destination?: DestinationStream, ext
     serializers: { err: serializeError, error: serializeError },
     ...(forms.length > 0 ? { hooks: { streamWrite: (line: string) => forms.reduce((out, f) => out.split(f).join(CENSOR), line) } } : {}),
   };
-  return destination ? pino(opts, destination) : pino(opts);
+  if (destination) return pino(opts, destination);
+  return extras.format === 'pretty' ? pino(opts, prettyDestination()) : pino(opts);
 }

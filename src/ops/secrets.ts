@@ -24,6 +24,10 @@ export function secretValues(config: Config, env: NodeJS.ProcessEnv): string[] {
     const value = env[name];
     if (value !== undefined && value !== '') values.add(value);
   }
+  // Outbound proxy credentials: the user-info of a configured or environment proxy URL, and the Basic token made of it.
+  const proxies = config.upstreams.map((u) => u.proxy);
+  for (const name of ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY']) proxies.push(env[name]);
+  for (const proxy of proxies) for (const v of proxySecrets(proxy)) values.add(v);
   for (const u of config.upstreams) {
     if (u.auth?.type !== 'basic') continue;
     // What goes over the wire for Basic is the base64 of user:password, which is as good as the password.
@@ -32,4 +36,19 @@ export function secretValues(config: Config, env: NodeJS.ProcessEnv): string[] {
     if (password) values.add(Buffer.from(`${user}:${password}`, 'utf8').toString('base64'));
   }
   return [...values];
+}
+
+/** The secrets a proxy URL carries: its password (raw and decoded), user:password and their Basic token. */
+function proxySecrets(url: string | undefined): string[] {
+  if (url === undefined || url === '') return [];
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return [];
+  }
+  if (parsed.password === '') return [];
+  const user = decodeURIComponent(parsed.username);
+  const password = decodeURIComponent(parsed.password);
+  return [parsed.password, password, `${parsed.username}:${parsed.password}`, `${user}:${password}`, Buffer.from(`${user}:${password}`, 'utf8').toString('base64')];
 }

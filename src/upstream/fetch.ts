@@ -10,6 +10,7 @@ import type { Dispatcher } from 'undici';
 import { UpstreamError, type UpstreamFailure } from '../errors.ts';
 import { createDecoder, DecodedMeter, parseEncoding } from './decode.ts';
 import { FORBIDDEN_ADDRESS_CODE, MAX_REDIRECTS, isForbiddenHost, redirectRefusal } from './redirect-policy.ts';
+import { exchangeAnswered, exchangeFinished, loggablePath, type UpstreamExchange } from './observe.ts';
 
 export interface FetchRequest {
   /** The configured upstream name: the only way errors name the upstream. */
@@ -71,13 +72,18 @@ const USER_AGENT = 'nugate/0.1 (+NuGet V3 proxy)';
  */
 export async function fetchBuffer(dispatcher: Dispatcher, req: FetchRequest): Promise<FetchedBuffer> {
   const x = new Exchange(req);
+  const report = new Report(dispatcher, req);
   x.startDeadline(req.timeout);
   try {
     const opened = await openFollowing(dispatcher, req, x, { headersTimeout: req.timeout, bodyTimeout: req.idleTimeout });
     const { status, url } = opened;
-    if (!isSuccess(status)) return { status, headers: opened.headers, body: await errorBody(opened, x, req.idleTimeout), url };
+    report.answered(status, url);
+    if (!isSuccess(status)) return { status, headers: opened.headers, body: report.finish(await errorBody(opened, x, req.idleTimeout)), url };
     const { body, headers } = boundedBody(opened, x, { maxBytes: req.maxBytes, idleTimeout: req.idleTimeout, bombGuard: false });
-    return { status, headers, body: await collect(body), url };
+    return { status, headers, body: report.finish(await collect(body)), url };
+  } catch (err) {
+    report.failed(err);
+    throw err;
   } finally {
     x.stopDeadline();
   }
@@ -89,21 +95,83 @@ export async function fetchBuffer(dispatcher: Dispatcher, req: FetchRequest): Pr
  */
 export async function fetchStream(dispatcher: Dispatcher, req: FetchRequest): Promise<FetchedStream> {
   const x = new Exchange(req);
+  const report = new Report(dispatcher, req);
   x.startDeadline(req.timeout);
   try {
     const opened = await openFollowing(dispatcher, req, x, { headersTimeout: req.timeout, bodyTimeout: req.idleTimeout });
     const { status, url } = opened;
+    report.answered(status, url);
     if (!isSuccess(status)) {
-      const body = await errorBody(opened, x, req.idleTimeout);
+      const body = report.finish(await errorBody(opened, x, req.idleTimeout));
       return { status, headers: opened.headers, body: Readable.from([body], { objectMode: false }), url, length: body.length };
     }
     x.stopDeadline();
     const bounded = boundedBody(opened, x, { maxBytes: req.maxBytes, idleTimeout: req.idleTimeout, bombGuard: true });
+    report.follow(bounded.body);
     const out: FetchedStream = { status, headers: bounded.headers, body: bounded.body, url };
     if (bounded.length !== undefined) out.length = bounded.length;
     return out;
+  } catch (err) {
+    report.failed(err);
+    throw err;
   } finally {
     x.stopDeadline();
+  }
+}
+
+/** Reports one exchange to observe.ts: once when it is answered (or fails first), once when it is over. */
+class Report {
+  private readonly dispatcher: Dispatcher;
+  private readonly started = performance.now();
+  private readonly x: UpstreamExchange;
+  private done = false;
+
+  constructor(dispatcher: Dispatcher, req: FetchRequest) {
+    this.dispatcher = dispatcher;
+    this.x = { upstream: req.upstream, method: req.method ?? 'GET', path: loggablePath(req.url), ms: 0, bytes: 0 };
+  }
+
+  answered(status: number, url: string): void {
+    this.x.status = status;
+    this.x.path = loggablePath(url);
+    this.x.ms = this.elapsed();
+    exchangeAnswered(this.dispatcher, this.x);
+  }
+
+  finish<T extends { length: number }>(body: T): T {
+    this.end(body.length);
+    return body;
+  }
+
+  /** A streamed body: over when it closes; its decoded bytes are counted by the meter, not by reading it here. */
+  follow(body: Readable): void {
+    const decoded = (): number => (body instanceof DecodedMeter ? body.decoded : 0);
+    body.once('error', (err: unknown) => {
+      this.x.bytes = decoded();
+      this.failed(err);
+    });
+    body.once('close', () => this.end(decoded()));
+  }
+
+  failed(err: unknown): void {
+    if (this.done) return;
+    this.x.failure = err instanceof UpstreamError ? (err.reason ?? 'connect') : 'connect';
+    if (this.x.status === undefined) {
+      this.x.ms = this.elapsed();
+      exchangeAnswered(this.dispatcher, this.x);
+    }
+    this.end(this.x.bytes);
+  }
+
+  private end(bytes: number): void {
+    if (this.done) return;
+    this.done = true;
+    this.x.bytes = bytes;
+    exchangeFinished(this.dispatcher, this.x);
+  }
+
+  private elapsed(): number {
+    return Math.round((performance.now() - this.started) * 10) / 10;
   }
 }
 

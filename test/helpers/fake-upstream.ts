@@ -27,6 +27,8 @@ export interface RequestRecord {
   method: string;
   path: string;
   headers: IncomingMessage['headers'];
+  /** The peer's port: tells a request that came through a proxy (its outbound socket) from a direct one. */
+  remotePort?: number;
 }
 
 export interface FakeUpstream {
@@ -257,7 +259,7 @@ export async function startFakeUpstream(initial: FakePackage[] = []): Promise<Fa
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers });
+    requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, ...(req.socket.remotePort === undefined ? {} : { remotePort: req.socket.remotePort }) });
     if (applyFault(req, res)) return;
     const url = new URL(req.url ?? '/', state.origin);
     const path = url.pathname;
@@ -315,7 +317,7 @@ export async function startFakeUpstream(initial: FakePackage[] = []): Promise<Fa
   };
 
   const handleSearch = (req: IncomingMessage, res: ServerResponse): void => {
-    requests.push({ method: req.method ?? 'GET', path: `search:${req.url ?? '/'}`, headers: req.headers });
+    requests.push({ method: req.method ?? 'GET', path: `search:${req.url ?? '/'}`, headers: req.headers, ...(req.socket.remotePort === undefined ? {} : { remotePort: req.socket.remotePort }) });
     if (applyFault(req, res)) return;
     const url = new URL(req.url ?? '/', state.searchOrigin);
     if (url.pathname === '/query') return json(req, res, searchResult(matchingIds(url), url));
