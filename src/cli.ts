@@ -28,15 +28,19 @@ const USAGE = `usage:
   nugate cache prune [--config FILE] [--max-size SIZE] [--older-than DURATION]
   nugate config check [--config FILE]
   nugate config import NuGet.Config
-  nugate doctor [--config FILE] [--restore] [--package ID[@VERSION]]`;
+  nugate doctor [--config FILE] [--restore] [--package ID[@VERSION]]
+environment: NUGATE_PORT=N stands for --port N`;
 
 class UsageError extends Error {}
 
 async function loadWithOverrides(values: { config?: string | undefined; port?: string | undefined; host?: string | undefined; offline?: boolean | undefined; workers?: string | undefined }): Promise<Config> {
   const config = await loadConfigFile(values.config ?? 'proxy.config.json');
-  if (values.port !== undefined) {
-    const port = Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: expected 0-65535, got "${values.port}"`);
+  // NUGATE_PORT (a container or a systemd unit) stands for --port; the flag wins.
+  const portText = values.port ?? (process.env.NUGATE_PORT || undefined);
+  if (portText !== undefined) {
+    const port = Number(portText);
+    const from = values.port !== undefined ? '--port' : 'NUGATE_PORT';
+    if (!/^\d+$/.test(portText) || port > 65535) throw new UsageError(`${from}: expected 0-65535, got "${portText}"`);
     config.listen.port = port;
   }
   if (values.host !== undefined) config.listen.host = values.host;
