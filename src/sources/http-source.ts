@@ -54,6 +54,10 @@ interface Discovered {
   credentialOrigins: string[];
   /** Origins a JSON request may be redirected to. */
   jsonOrigins: string[];
+  /** Bases nugate reads from: every resource base except the publish endpoints. */
+  readBases: string[];
+  /** Publish endpoints: never read, never linked. */
+  publishBases: string[];
 }
 
 /** What a registration is stored as: canonical leaves plus, per version, where the package really is. */
@@ -163,8 +167,10 @@ export class HttpSource implements Source {
     for (const s of resources.search) add(s, `${FEED_SENTINEL}search`);
     for (const s of resources.autocomplete) add(s, `${FEED_SENTINEL}autocomplete`);
     // Every other base (catalog, vulnerability pages …) becomes signed links: nugate fetches only URLs that one of
-    // this upstream's documents named (links.ts). Publish endpoints are never bases.
-    for (const base of resources.bases) {
+    // this upstream's documents named (links.ts). Publish endpoints are never read, so never linked.
+    const publishBases = [resources.packagePublish, resources.symbolPackagePublish].filter((b): b is string => b !== undefined);
+    const readBases = resources.bases.filter((b) => !publishBases.includes(b));
+    for (const base of readBases) {
       if (named.has(base)) continue;
       named.add(base);
       const slot = linkBases.length;
@@ -181,6 +187,8 @@ export class HttpSource implements Source {
       linkBases,
       credentialOrigins: [...credentialOrigins],
       jsonOrigins: [...origins, ...(this.config.redirectOrigins ?? [])],
+      readBases,
+      publishBases,
     };
   }
 
@@ -255,9 +263,10 @@ export class HttpSource implements Source {
 
   private async getJson(url: string, headers: Record<string, string>, opts: { timeout?: number; maxBytes?: number } = {}): Promise<FetchedBuffer> {
     const d = url === this.config.url ? undefined : await this.discover();
-    if (d !== undefined && !underBases(url, d.resources.bases)) {
-      // Upstream documents name further URLs (registration pages); only those under the upstream's own resource
-      // bases are fetched, so no document can point nugate at another host (SSRF).
+    if (d !== undefined && (!underBases(url, d.readBases) || underBases(url, d.publishBases))) {
+      // Upstream documents name further URLs (registration pages); only those under the upstream's own read
+      // resources are fetched, so no document can point nugate at another host (SSRF) or at a publish endpoint
+      // (which would get the upstream's credentials on a GET).
       throw new UpstreamError(this.name, 'named a document outside its own resources; not fetched', { reason: 'invalid-body' });
     }
     const req = this.request(url, d, { headers, file: false, maxBytes: opts.maxBytes ?? this.deps.limits.jsonSize, ...(opts.timeout === undefined ? {} : { timeout: opts.timeout }) });
@@ -759,7 +768,7 @@ export class HttpSource implements Source {
     if (base === undefined) return { found: false, meta: heldMeta() };
     const url = base + link.rest;
     // Signed links only ever name what an upstream document said; still, never let one climb out of its base.
-    if (!new URL(url).href.startsWith(base) || /(^|\/)\.\.?(\/|$|\?)/.test(link.rest)) return { found: false, meta: heldMeta() };
+    if (!new URL(url).href.startsWith(base) || /(^|\/)\.\.?(\/|$|\?)/.test(link.rest) || (d !== undefined && underBases(url, d.publishBases))) return { found: false, meta: heldMeta() };
     const res = await this.doc({ type: 'link', token }, 'metadata', (stale) => this.loadJson(url, stale, { rewrite: true }));
     return this.answer(res, 'metadata', (_body, parse) => parse());
   }
