@@ -152,8 +152,14 @@ test('web UI in Chromium: home, search, package page with provenance and cache s
   await Promise.all([page.waitForURL(/\/ui\/packages\/Contoso\.Core$/), page.click('#dependencies a')]);
   assert.deepEqual(await page.locator('#versions tbody tr td:nth-child(2)').allTextContents(), ['public']);
 
-  // Back home: the download shows in the recent activity.
+  // Back home: the download shows in the recent activity, and metadata answers give a hit ratio.
+  for (let i = 0; i < 2; i++) {
+    const reg = await fetch(`${nugate.url}/v3/registration/contoso.core/index.json`);
+    assert.equal(reg.status, 200);
+    await reg.arrayBuffer();
+  }
   await page.goto(`${nugate.url}/`);
+  assert.match((await page.textContent('#hit-ratio')) ?? '', /^\d{1,3}\.\d %$/);
   assert.match((await page.textContent('#activity')) ?? '', /\/v3\/flatcontainer\/contoso\.widgets\/1\.0\.0\/contoso\.widgets\.1\.0\.0\.nupkg/);
   await shot(page, '5-home-after');
 
