@@ -39,6 +39,42 @@ const QUEUE_MAX = 5_000;
 /** A nuspec is a few KB; anything this big is not read for warming. */
 const MAX_NUSPEC_BYTES = 4 * 1024 * 1024;
 
+type Group = ReturnType<typeof parseNuspec>['dependencyGroups'][number];
+
+/** Framework families, most preferred first, for a project on a current .NET (what nugate predicts clients target). */
+const FAMILIES: ReadonlyArray<{ re: RegExp; family: number }> = [
+  { re: /^\.?net(\d+)\.(\d+)/, family: 0 }, // net5.0 … net10.0
+  { re: /^\.?netcoreapp(\d+)\.(\d+)/, family: 1 },
+  { re: /^\.?netstandard(\d+)\.(\d+)/, family: 2 },
+];
+
+/**
+ * The dependency group a restore of a current .NET project will use: NuGet takes the nearest compatible group, which
+ * for net8.0-class projects is the highest net5+ group, else the highest netcoreapp, else the highest netstandard,
+ * else the framework-less group. Warming the other groups (netstandard1.x, .NET Framework) would fetch closures no
+ * such client asks for; a package with none of these is warmed whole.
+ */
+export function likelyGroups(groups: readonly Group[]): Group[] {
+  let best: { group: Group; family: number; major: number; minor: number } | undefined;
+  for (const group of groups) {
+    const tfm = (group.targetFramework ?? '').toLowerCase();
+    for (const { re, family } of FAMILIES) {
+      const m = re.exec(tfm);
+      if (m === null) continue;
+      const major = Number(m[1]);
+      const minor = Number(m[2]);
+      // "net45"-style names have no dot and never match; net4.x with a dot is .NET Framework, not net5+.
+      if (family === 0 && major < 5) continue;
+      const better = best === undefined || family < best.family || (family === best.family && (major > best.major || (major === best.major && minor > best.minor)));
+      if (better) best = { group, family, major, minor };
+      break;
+    }
+  }
+  if (best !== undefined) return [best.group];
+  const any = groups.filter((g) => g.targetFramework === undefined || g.targetFramework === '');
+  return any.length > 0 ? any : [...groups];
+}
+
 export class Warmer {
   private readonly s: Services;
   private readonly log: Logger;
@@ -147,7 +183,7 @@ export class Warmer {
     }
     const nuspec = parseNuspec(await readBlobBody(blob.body));
     const wanted = new Map<string, Set<string>>();
-    for (const group of nuspec.dependencyGroups) {
+    for (const group of likelyGroups(nuspec.dependencyGroups)) {
       for (const dep of group.dependencies) {
         if (!isValidId(dep.id)) continue;
         const depId = normalizeId(dep.id);

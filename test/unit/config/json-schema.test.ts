@@ -6,8 +6,11 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { configJsonSchemaText, SCHEMA_FILE } from '../../../scripts/config-schema.ts';
+import { fileURLToPath } from 'node:url';
+import { configJsonSchemaText } from '../../../src/config/json-schema.ts';
 import { loadConfigFile } from '../../../src/config/load.ts';
+
+const SCHEMA_FILE = fileURLToPath(new URL('../../../config/proxy.config.schema.json', import.meta.url));
 import { REPO_ROOT } from '../../helpers/nugate-process.ts';
 
 test('the committed JSON Schema equals what `npm run schema` generates from src/config/schema.ts', async () => {
