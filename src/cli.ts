@@ -6,6 +6,7 @@
  *   nugate config check [--config FILE]
  *   nugate config import NuGet.Config
  *   nugate doctor [--config FILE] [--restore] [--package ID[@VERSION]]
+ *   nugate prefetch|export|import …  (air gap: src/airgap/commands.ts)
  */
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
@@ -21,6 +22,7 @@ import { importNuGetConfig } from './config/import-nuget-config.ts';
 import { superviseWorkers } from './cluster.ts';
 import { runDoctor } from './ops/doctor.ts';
 import cluster from 'node:cluster';
+import { AIRGAP_USAGE, isAirgapCommand, runAirgap } from './airgap/commands.ts';
 
 const USAGE = `usage:
   nugate [serve] [--config FILE] [--port N] [--host H] [--offline] [--workers N]
@@ -29,6 +31,7 @@ const USAGE = `usage:
   nugate config check [--config FILE]
   nugate config import NuGet.Config
   nugate doctor [--config FILE] [--restore] [--package ID[@VERSION]]
+${AIRGAP_USAGE}
 environment: NUGATE_PORT=N stands for --port N`;
 
 class UsageError extends Error {}
@@ -141,6 +144,10 @@ async function main(argv: string[]): Promise<void> {
       workers: { type: 'string' },
       'max-size': { type: 'string' },
       'older-than': { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      concurrency: { type: 'string' },
+      out: { type: 'string', short: 'o' },
+      since: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       restore: { type: 'boolean' },
       package: { type: 'string' },
@@ -151,6 +158,11 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const [command = 'serve', sub, arg] = positionals;
+  if (isAirgapCommand(command)) {
+    const args = { operands: positionals.slice(1), dryRun: values['dry-run'], concurrency: values.concurrency, out: values.out, since: values.since };
+    process.exitCode = await runAirgap(command, await loadWithOverrides(values), args);
+    return;
+  }
   switch (command) {
     case 'serve':
       return serveCommand(await loadWithOverrides(values));

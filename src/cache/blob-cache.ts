@@ -13,7 +13,7 @@ import type { Clock } from './clock.ts';
 import { hotCost, type HotTier } from './hot.ts';
 import { blobRelPath } from './keys.ts';
 import type { BlobEntry, HotValue } from './records.ts';
-import type { BlobCache, BlobKey, BlobLoader, BlobResult } from './types.ts';
+import type { BlobCache, BlobKey, BlobLoader, BlobResult, StoredBlob } from './types.ts';
 import { verifyDownload, type DownloadFacts } from './verify.ts';
 
 export interface BlobCacheDeps {
@@ -88,6 +88,10 @@ export class DiskBlobCache implements BlobCache {
     const rel = blobRelPath(key);
     if (this.deps.hot.get(HOT_PREFIX + rel)?.type === 'blob') return true;
     return (await this.deps.index.get(rel)) !== undefined;
+  }
+
+  async *entries(): AsyncIterable<StoredBlob> {
+    for await (const [, entry] of this.deps.index.entries()) yield { key: entry.key, size: entry.size, sha512: entry.sha512, path: this.deps.store.path(entry.key) };
   }
 
   async evictId(id: string): Promise<void> {

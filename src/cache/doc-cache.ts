@@ -107,6 +107,13 @@ export class TieredDocCache implements DocCache {
     return this.revalidate(key, upstream, cached.doc, load);
   }
 
+  async put(key: string, kind: DocKind, doc: StoredDoc): Promise<boolean> {
+    const held = await this.read(key, kind, doc.upstream);
+    if (held !== undefined && held.doc.storedAt >= doc.storedAt) return false;
+    await this.write(key, { kind, doc }, { discard: false });
+    return true;
+  }
+
   async evictKeys(keys: string[]): Promise<void> {
     for (const key of keys) {
       // A load that started before the eviction must not store what it fetched (a publish just changed it),

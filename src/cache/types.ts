@@ -74,6 +74,11 @@ export interface DocCache {
    */
   get(key: string, kind: DocKind, upstream: string, loader: DocLoader, opts?: DocGetOptions): Promise<DocResult>;
   /**
+   * Stores a document obtained elsewhere (`nugate import`), unless the copy held was stored at the same time or
+   * later; true when it was stored.
+   */
+  put(key: string, kind: DocKind, doc: StoredDoc): Promise<boolean>;
+  /**
    * Forgets exactly these keys (hot and metadata tiers; no walk over the store). A load of one of them that is
    * in flight still answers its callers but stores nothing.
    */
@@ -136,6 +141,16 @@ export interface BlobResult {
 
 export type BlobLoader = () => Promise<UpstreamBody | 'notFound'>;
 
+/** A complete, verified blob as the index describes it. */
+export interface StoredBlob {
+  key: BlobKey;
+  size: number;
+  /** SHA-512 of the content, base64. */
+  sha512: string;
+  /** Absolute path of its file (it may vanish: an eviction can run at any time). */
+  path: string;
+}
+
 export interface BlobCache {
   /**
    * Serves a stored blob, or calls the loader once for all concurrent callers and streams the download to
@@ -146,6 +161,8 @@ export interface BlobCache {
   get(key: BlobKey, loader: BlobLoader): Promise<BlobResult | undefined>;
   /** True when the blob is stored (no upstream call). */
   has(key: BlobKey): Promise<boolean>;
+  /** Every indexed blob with the path of its file (a walk over the index: `nugate export`, not the request path). */
+  entries(): AsyncIterable<StoredBlob>;
   /**
    * Forget every blob of an id (all upstreams, all versions), found by listing the id's folder (no walk).
    * Downloads of the id in flight still serve their clients but keep nothing; open file bodies stay readable.

@@ -66,3 +66,11 @@ export function idOfKey(upstream: string, type: 'versions' | 'registration', key
   const id = key.slice(prefix.length);
   return id === '' || id.includes(':') ? undefined : id;
 }
+
+/** The type, upstream and remainder (id, query or token; '' for none) of any key docKey built; undefined otherwise. */
+export function parseDocKey(key: string): { type: DocKey['type']; upstream: string; rest: string } | undefined {
+  const m = /^([a-z]+):([^:]+)(?::(.*))?$/.exec(key);
+  if (m === null || m[1] === undefined || m[2] === undefined) return undefined;
+  const type = (Object.keys(PREFIX) as Array<DocKey['type']>).find((t) => PREFIX[t] === m[1]);
+  return type === undefined ? undefined : { type, upstream: m[2], rest: m[3] ?? '' };
+}
