@@ -4,7 +4,6 @@
  * (upstream/http.ts) behind its breaker, stores canonical documents under typed keys (keys.ts) and answers by the
  * cache's freshness rule (ARCHITECTURE.md "Freshness").
  */
-import type { Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
@@ -13,7 +12,7 @@ import type { BlobCache, BlobFile, BlobResult, DocCache, DocKind, DocResult, Loa
 import type { Policy } from '../cache/policy.ts';
 import type { Clock } from '../cache/clock.ts';
 import { parseServiceIndex, type UpstreamResources } from '../nuget/service-index.ts';
-import { compileRewrite, rewriteJsonInPlace, type RewriteRule, type RewriteTable } from '../nuget/rewrite.ts';
+import { rewriteJsonInPlace } from '../nuget/rewrite.ts';
 import { lowerNormalized } from '../nuget/version.ts';
 import { leavesOfPage, pagesOfIndex, type Json, type Leaf } from '../merge/registration.ts';
 import { localSearch, localAutocompleteIds, type LocalPackage } from '../merge/local-search.ts';
@@ -24,6 +23,9 @@ import { Breaker } from '../upstream/breaker.ts';
 import { upstreamCredentialHeaders } from '../upstream/credentials.ts';
 import { fetchBuffer, fetchStream, type FetchRequest, type FetchedBuffer, type FetchedStream } from '../upstream/http.ts';
 import { docKey, idKeys, idOfKey, keyPrefix } from './keys.ts';
+import { buildDiscovered, underBases, type Discovered } from './http/discovery.ts';
+import { fileName, heldMeta, JSON_HEADERS, localMeta, parseJson, retryAfterOf, searchQuery, startsWith, validatorsOf, ZIP_MAGIC } from './http/wire.ts';
+import { toStoredRegistration, type StoredRegistration } from './http/stored-registration.ts';
 import type { LinkSigner } from './links.ts';
 import { completeEntry, entryFromNuspec, heldAsset, heldNuspec, isBare } from './complete.ts';
 import { browserTemplatesOf } from './templates.ts';
@@ -44,61 +46,11 @@ export interface HttpSourceDeps {
   links: LinkSigner;
 }
 
-interface Discovered {
-  resources: UpstreamResources;
-  /** Upstream URL → canonical URL, for every document this source stores. */
-  table: RewriteTable;
-  /** Resource bases reachable through link tokens, by slot number (links.ts). */
-  linkBases: string[];
-  /** Origins that may receive this upstream's credentials: its service index, its resources, its publish endpoints. */
-  credentialOrigins: string[];
-  /** Origins a JSON request may be redirected to. */
-  jsonOrigins: string[];
-  /** Bases nugate reads from: every resource base except the publish endpoints. */
-  readBases: string[];
-  /** Publish endpoints: never read, never linked. */
-  publishBases: string[];
-}
-
-/** What a registration is stored as: canonical leaves plus, per version, where the package really is. */
-interface StoredRegistration {
-  leaves: Array<{ version: string; item: Json }>;
-  /** Upstream packageContent URL per version (never sent: used to download from feeds without a flat container). */
-  content: Record<string, string>;
-  /** packageHash (SHA-512, base64) per version, when the upstream gives one. */
-  hashes: Record<string, string>;
-}
-
-const JSON_HEADERS = { accept: 'application/json', 'accept-encoding': 'gzip, deflate, br' } as const;
 /** How long held-package listings are reused (a walk over stored documents). */
 const HELD_REUSE_MS = 30_000;
 /** Completions from nuspecs, by upstream id/version: small objects, reused by every registration answer. */
 const COMPLETIONS_MAX = 20_000;
 
-
-function fileName(id: string, version: string, file: BlobFile): string {
-  if (file === 'nupkg') return `${id}.${version}.nupkg`;
-  if (file === 'nuspec') return `${id}.nuspec`;
-  return file;
-}
-
-function parseJson(upstream: string, body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    // A 200 with an HTML login page or a truncated document must not be cached (protocol.md §2.2).
-    throw new UpstreamError(upstream, 'sent a document that is not valid JSON', { cause: err, reason: 'invalid-body' });
-  }
-}
-
-/** Retry-After of an upstream 429, when it is a plain number of seconds or an HTTP date. */
-function retryAfterOf(headers: Record<string, string>, now: number): string | undefined {
-  const raw = headers['retry-after']?.trim();
-  if (raw === undefined || raw === '') return undefined;
-  if (/^\d+$/.test(raw)) return String(Math.min(Number(raw), 3600));
-  const at = Date.parse(raw);
-  return Number.isNaN(at) ? undefined : String(Math.max(0, Math.min(3600, Math.ceil((at - now) / 1000))));
-}
 
 export class HttpSource implements Source {
   readonly name: string;
@@ -147,49 +99,9 @@ export class HttpSource implements Source {
     } catch (err) {
       throw new UpstreamError(this.name, 'sent an invalid service index', { cause: err, reason: 'invalid-body' });
     }
-    const value = this.buildDiscovered(resources);
+    const value = buildDiscovered(this.name, resources, { indexOrigin: this.indexOrigin, redirectOrigins: this.config.redirectOrigins, links: this.deps.links });
     this.discovered = { body: res.doc.body, value };
     return value;
-  }
-
-  private buildDiscovered(resources: UpstreamResources): Discovered {
-    const rules: RewriteRule[] = [];
-    const named = new Set<string>();
-    const linkBases: string[] = [];
-    const add = (from: string | undefined, to: string): void => {
-      if (!from || named.has(from)) return;
-      named.add(from);
-      rules.push({ from, to });
-    };
-    add(resources.packageBaseAddress, `${FEED_SENTINEL}flatcontainer/`);
-    add(resources.registrationSemVer2, `${FEED_SENTINEL}registration/`);
-    add(resources.registrationSemVer1, `${FEED_SENTINEL}registration-semver1/`);
-    for (const s of resources.search) add(s, `${FEED_SENTINEL}search`);
-    for (const s of resources.autocomplete) add(s, `${FEED_SENTINEL}autocomplete`);
-    // Every other base (catalog, vulnerability pages …) becomes signed links: nugate fetches only URLs that one of
-    // this upstream's documents named (links.ts). Publish endpoints are never read, so never linked.
-    const publishBases = [resources.packagePublish, resources.symbolPackagePublish].filter((b): b is string => b !== undefined);
-    const readBases = resources.bases.filter((b) => !publishBases.includes(b));
-    for (const base of readBases) {
-      if (named.has(base)) continue;
-      named.add(base);
-      const slot = linkBases.length;
-      linkBases.push(base);
-      rules.push({ from: base, to: `${FEED_SENTINEL}raw/`, map: (rest) => `${FEED_SENTINEL}raw/${encodeURIComponent(this.name)}/${this.deps.links.sign(this.name, slot, rest)}` });
-    }
-    const origins = new Set<string>([this.indexOrigin]);
-    for (const b of resources.bases) origins.add(new URL(b).origin);
-    const credentialOrigins = new Set(origins);
-    for (const p of [resources.packagePublish, resources.symbolPackagePublish]) if (p) credentialOrigins.add(new URL(p).origin);
-    return {
-      resources,
-      table: compileRewrite(rules),
-      linkBases,
-      credentialOrigins: [...credentialOrigins],
-      jsonOrigins: [...origins, ...(this.config.redirectOrigins ?? [])],
-      readBases,
-      publishBases,
-    };
   }
 
   async capabilities(): Promise<Capabilities> {
@@ -434,21 +346,7 @@ export class HttpSource implements Source {
       }
       leaves.push(...leavesOfPage({ items }, this.name));
     }
-    const stored: StoredRegistration = { leaves: [], content: {}, hashes: {} };
-    const table = d.table;
-    for (const leaf of leaves) {
-      const content = leaf.item.packageContent;
-      if (typeof content === 'string') stored.content[leaf.version] = content;
-      const entry = isJsonObject(leaf.item.catalogEntry) ? leaf.item.catalogEntry : undefined;
-      const hash = entry?.packageHash;
-      const algorithm = entry?.packageHashAlgorithm;
-      if (typeof hash === 'string' && (algorithm === undefined || (typeof algorithm === 'string' && algorithm.toUpperCase() === 'SHA512'))) stored.hashes[leaf.version] = hash;
-      const item = rewriteJsonInPlace(leaf.item, table);
-      // Downloads always go through nugate's flat container, whatever the upstream's layout (no leak, and feeds
-      // without PackageBaseAddress still restore).
-      item.packageContent = `${FEED_SENTINEL}flatcontainer/${id}/${leaf.version}/${id}.${leaf.version}.nupkg`;
-      stored.leaves.push({ version: leaf.version, item });
-    }
+    const stored = toStoredRegistration(leaves, id, d.table);
     return { kind: 'ok', body: JSON.stringify(stored), validators: validatorsOf(res.headers) };
   }
 
@@ -793,81 +691,3 @@ export class HttpSource implements Source {
   }
 }
 
-const ZIP_MAGIC = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
-
-/**
- * Reads just enough of a stream to compare its first bytes with `magic`, then puts them back (unshift), so the
- * stream is consumed from its start afterwards. A stream that ends or fails first does not match.
- */
-function startsWith(stream: Readable, magic: Buffer): Promise<boolean> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let length = 0;
-    const finish = (result: boolean): void => {
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('error', onEnd);
-      stream.pause();
-      if (chunks.length > 0 && result) stream.unshift(Buffer.concat(chunks, length));
-      resolve(result);
-    };
-    const onData = (chunk: Buffer): void => {
-      chunks.push(chunk);
-      length += chunk.length;
-      if (length >= magic.length) finish(Buffer.concat(chunks, length).subarray(0, magic.length).equals(magic));
-    };
-    const onEnd = (): void => finish(false);
-    stream.on('data', onData);
-    stream.once('end', onEnd);
-    stream.once('error', onEnd);
-  });
-}
-
-/** True when `url` lies under one of the bases (compared as given and WHATWG-normalized, so ':443' or case do not matter). */
-function underBases(url: string, bases: readonly string[]): boolean {
-  let normalized: string;
-  try {
-    const parsed = new URL(url);
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return false;
-    normalized = parsed.href;
-  } catch {
-    return false;
-  }
-  return bases.some((b) => {
-    const bare = b.replace(/\/$/, '');
-    return url.startsWith(b) || normalized.startsWith(b) || url === bare || normalized === bare;
-  });
-}
-
-function validatorsOf(headers: Record<string, string>): { etag?: string; lastModified?: string } {
-  const v: { etag?: string; lastModified?: string } = {};
-  if (headers.etag) v.etag = headers.etag;
-  if (headers['last-modified']) v.lastModified = headers['last-modified'];
-  return v;
-}
-
-function heldMeta(): AnswerMeta {
-  return { state: 'HIT', ageMs: 0, freshMs: 0 };
-}
-
-function localMeta(reason: string | undefined): AnswerMeta {
-  // Answers from what is held are cheap and change as packages arrive: never reused as rendered responses.
-  return reason === undefined ? { state: 'HIT', ageMs: 0, freshMs: 0 } : { state: 'STALE', ageMs: 0, freshMs: 0, staleReason: reason };
-}
-
-/** The query sent to an upstream search service for exactly this window of results. */
-function searchQuery(params: SearchParams, extra: Record<string, string>): URLSearchParams {
-  const q = new URLSearchParams();
-  q.set('q', params.q);
-  q.set('skip', String(params.skip));
-  q.set('take', String(params.take));
-  q.set('prerelease', String(params.prerelease));
-  if (params.semVerLevel !== undefined) q.set('semVerLevel', params.semVerLevel);
-  if (params.packageType !== undefined) {
-    // NuGet.Protocol sent packageTypeFilter until 2026 and packageType after it: upstreams may know either.
-    q.set('packageType', params.packageType);
-    q.set('packageTypeFilter', params.packageType);
-  }
-  for (const [k, v] of Object.entries(extra)) q.set(k, v);
-  return q;
-}
