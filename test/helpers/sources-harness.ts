@@ -6,6 +6,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findLeaks } from '../../src/nuget/rewrite.ts';
+import { startShapedFeed, type ShapedFeed, type ShapedFeedOptions } from './shaped-feed.ts';
+import { startNugateInProcess, type Running, type TestClock } from './inproc.ts';
+import type { ConfigInput } from '../../src/config/schema.ts';
 
 export interface Got {
   status: number;
@@ -86,8 +89,45 @@ export function upstreamTraces(got: { text: string; headers: Headers }, upstream
   return leaks;
 }
 
-export async function tempDir(cleanups: Array<() => Promise<void>>): Promise<string> {
+export async function tempDir(defer: (cleanup: () => Promise<void>) => void): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'nugate-sources-it-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  defer(() => rm(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/** The public URL every sources test starts nugate with: any loopback address or port in an answer is a leak. */
+export const PUBLIC = 'http://nugate.test';
+
+/**
+ * Servers a test file starts, stopped after its tests: a shaped upstream feed and nugate in process on PUBLIC.
+ *
+ * @example
+ * const scope = testScope(); after(() => scope.close());
+ * const up = await scope.feed({ ... }); const ng = await scope.nugate({ upstreams: [...] });
+ */
+export function testScope(): {
+  feed(opts: ShapedFeedOptions): Promise<ShapedFeed>;
+  nugate(input: Omit<ConfigInput, 'listen'>, opts?: { clock?: TestClock; cacheDir?: string }): Promise<Running>;
+  defer(cleanup: () => Promise<void>): void;
+  close(): Promise<void>;
+} {
+  const cleanups: Array<() => Promise<void>> = [];
+  return {
+    async feed(opts) {
+      const f = await startShapedFeed(opts);
+      cleanups.push(() => f.close());
+      return f;
+    },
+    async nugate(input, opts = {}) {
+      const ng = await startNugateInProcess({ publicUrl: PUBLIC, ...input }, opts);
+      cleanups.push(() => ng.stop());
+      return ng;
+    },
+    defer(cleanup) {
+      cleanups.push(cleanup);
+    },
+    async close() {
+      for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    },
+  };
 }

@@ -7,29 +7,14 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { startShapedFeed, type ShapedFeed, type ShapedFeedOptions } from '../helpers/shaped-feed.ts';
-import { startNugateInProcess, type Running } from '../helpers/inproc.ts';
-import type { ConfigInput } from '../../src/config/schema.ts';
+import type { Running } from '../helpers/inproc.ts';
+import type { ShapedFeed } from '../helpers/shaped-feed.ts';
 import { get, isObject, upstreamTraces, type Got } from '../helpers/sources-harness.ts';
+import { PUBLIC, testScope } from '../helpers/sources-harness.ts';
 
-const PUBLIC = 'http://nugate.test';
-
-const cleanups: Array<() => Promise<void>> = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-});
-
-async function feed(opts: ShapedFeedOptions): Promise<ShapedFeed> {
-  const f = await startShapedFeed(opts);
-  cleanups.push(() => f.close());
-  return f;
-}
-
-async function nugate(input: Omit<ConfigInput, 'listen'>): Promise<Running> {
-  const ng = await startNugateInProcess({ publicUrl: PUBLIC, ...input });
-  cleanups.push(() => ng.stop());
-  return ng;
-}
+const scope = testScope();
+after(() => scope.close());
+const { feed, nugate } = scope;
 
 function status(code: number, headers: Record<string, string> = {}, body = `upstream says ${code}`): (req: IncomingMessage, res: ServerResponse) => void {
   return (_req, res) => {

@@ -7,29 +7,14 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startShapedFeed, type ShapedFeed, type ShapedFeedOptions } from '../helpers/shaped-feed.ts';
-import { startNugateInProcess, testClock, type Running, type TestClock } from '../helpers/inproc.ts';
-import type { ConfigInput } from '../../src/config/schema.ts';
+import { startNugateInProcess, testClock, type Running } from '../helpers/inproc.ts';
+import type { ShapedFeed } from '../helpers/shaped-feed.ts';
 import { download, get, tempDir, upstreamTraces } from '../helpers/sources-harness.ts';
+import { PUBLIC, testScope } from '../helpers/sources-harness.ts';
 
-const PUBLIC = 'http://nugate.test';
-
-const cleanups: Array<() => Promise<void>> = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-});
-
-async function feed(opts: ShapedFeedOptions): Promise<ShapedFeed> {
-  const f = await startShapedFeed(opts);
-  cleanups.push(() => f.close());
-  return f;
-}
-
-async function nugate(input: Omit<ConfigInput, 'listen'>, opts: { clock?: TestClock; cacheDir?: string } = {}): Promise<Running> {
-  const ng = await startNugateInProcess({ publicUrl: PUBLIC, ...input }, opts);
-  cleanups.push(() => ng.stop());
-  return ng;
-}
+const scope = testScope();
+after(() => scope.close());
+const { feed, nugate } = scope;
 
 const MINUTE = 60_000;
 
@@ -145,7 +130,7 @@ test('upstream down, everything held: staleWarning "oncePerSession" warns on the
 
 test('the service index is byte-identical online and offline (PackagePublish in both); offline, a push is 503 with a reason', async () => {
   const up = await feed({ publish: true, search: true, vulnerability: true, packages: [{ id: 'Idx.Pkg', version: '1.0.0' }] });
-  const dir = await tempDir(cleanups);
+  const dir = await tempDir(scope.defer);
   const upstreams = [{ name: 'registry', url: up.indexUrl }];
   const online = await startNugateInProcess({ publicUrl: PUBLIC, upstreams }, { cacheDir: dir });
   let onlineIndex: string;

@@ -8,31 +8,14 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { startShapedFeed, shapedNuspec, type ShapedFeed, type ShapedFeedOptions } from '../helpers/shaped-feed.ts';
-import { startNugateInProcess, type Running, type TestClock } from '../helpers/inproc.ts';
-import type { ConfigInput } from '../../src/config/schema.ts';
+import { shapedNuspec } from '../helpers/shaped-feed.ts';
+import { startNugateInProcess } from '../helpers/inproc.ts';
 import { catalogEntry, download, get, inlinedLeaves, isObject, tempDir, upstreamTraces } from '../helpers/sources-harness.ts';
+import { PUBLIC, testScope } from '../helpers/sources-harness.ts';
 
-const PUBLIC = 'http://nugate.test';
-
-const cleanups: Array<() => Promise<void>> = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-});
-
-async function feed(opts: ShapedFeedOptions): Promise<ShapedFeed> {
-  const f = await startShapedFeed(opts);
-  cleanups.push(() => f.close());
-  return f;
-}
-
-type Input = Omit<ConfigInput, 'listen'>;
-
-async function nugate(input: Input, opts: { clock?: TestClock; cacheDir?: string } = {}): Promise<Running> {
-  const ng = await startNugateInProcess({ publicUrl: PUBLIC, ...input }, opts);
-  cleanups.push(() => ng.stop());
-  return ng;
-}
+const scope = testScope();
+after(() => scope.close());
+const { feed, nugate } = scope;
 
 const sha512 = (b: Buffer): string => createHash('sha512').update(b).digest('base64');
 
@@ -219,7 +202,7 @@ test('offline on a warm cache: registration of an id whose flat index and nupkg 
       { id: 'Held.Pkg', version: '2.0.0', description: 'Never downloaded' },
     ],
   });
-  const dir = await tempDir(cleanups);
+  const dir = await tempDir(scope.defer);
   const upstreams = [{ name: 'registry', url: up.indexUrl }];
   const online = await startNugateInProcess({ publicUrl: PUBLIC, upstreams }, { cacheDir: dir });
   try {
