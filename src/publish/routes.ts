@@ -84,6 +84,8 @@ interface HttpTarget {
 interface Endpoint {
   url: string;
   credentials: Readonly<Record<string, string>>;
+  /** The upstream's own connections (proxy, CA); the shared publish dispatcher when the target has none. */
+  dispatcher: Dispatcher;
 }
 
 /** A folder upstream: its publisher stores the package, no key goes anywhere. */
@@ -195,7 +197,7 @@ export function createPublishRoutes(deps: PublishDeps, kind: PublishKind): Hono<
   async function endpoint(t: HttpTarget): Promise<Endpoint> {
     const found = await deps.target(t.upstream.name, kind);
     if (found.kind !== 'http') throw misconfigured(t.upstream.name, 'its publish target is not an HTTP endpoint');
-    return { url: found.url, credentials: mapped ? found.credentials : {} };
+    return { url: found.url, credentials: mapped ? found.credentials : {}, dispatcher: found.dispatcher ?? deps.dispatcher };
   }
 
   /** After a 2xx: every cached resource of the id goes, so the next read sees the change (protocol.md §5 item 54). */
@@ -250,7 +252,7 @@ export function createPublishRoutes(deps: PublishDeps, kind: PublishKind): Hono<
     const secrets = [t.apiKey, c.req.header('x-nuget-apikey'), ...Object.values(to.credentials)];
     let res: ForwardResponse;
     try {
-      res = await forward(deps.dispatcher, {
+      res = await forward(to.dispatcher, {
         url: request.url,
         method: request.method,
         headers,

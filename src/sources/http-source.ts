@@ -677,7 +677,7 @@ export class HttpSource implements Source {
     const d = await this.discover();
     const url = kind === 'package' ? d.resources.packagePublish : d.resources.symbolPackagePublish;
     if (url === undefined) return undefined;
-    return { kind: 'http', url, credentials: d.credentialOrigins.includes(new URL(url).origin) ? { ...this.credentials } : {} };
+    return { kind: 'http', url, credentials: d.credentialOrigins.includes(new URL(url).origin) ? { ...this.credentials } : {}, dispatcher: this.deps.dispatcher };
   }
 
   async invalidate(id: string): Promise<void> {

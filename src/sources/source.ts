@@ -11,6 +11,7 @@ import type { BlobFile, BlobResult, CacheState } from '../cache/types.ts';
 import type { Leaf, Json } from '../merge/registration.ts';
 import type { SearchParams } from '../merge/search.ts';
 import type { ServiceIndexEntry } from '../nuget/service-index.ts';
+import type { Dispatcher } from 'undici';
 
 export type { Leaf, Json };
 
@@ -67,7 +68,14 @@ export interface HeldPackage {
 
 /** Where a push for this source goes. */
 export type PublishTarget =
-  | { kind: 'http'; url: string; /** Credentials of the upstream, for this URL only (mapped key mode). */ credentials: Record<string, string> }
+  | {
+      kind: 'http';
+      url: string;
+      /** Credentials of the upstream, for this URL only (mapped key mode). */
+      credentials: Record<string, string>;
+      /** The upstream's own connections: its proxy, CA bundle and connection limit apply to pushes too. */
+      dispatcher?: Dispatcher;
+    }
   | { kind: 'folder' };
 
 export interface Source {
