@@ -11,11 +11,15 @@ import type { Config } from '../config/schema.ts';
 import { createApp, type NugateApp } from '../app.ts';
 import { eligibleSources, type Feed } from '../services.ts';
 import { parseNuspec, type Nuspec } from '../nuget/nuspec.ts';
+import type { BlobFile } from '../cache/types.ts';
 import { isJsonObject } from '../nuget/json.ts';
 import { lowerNormalized } from '../nuget/version.ts';
 
 /** The public base of the in-process app: links in its documents are written against it and read back as paths. */
 const BASE = 'http://nugate.local/';
+/** How long a finished download may take to be verified and indexed. */
+const STORE_WAIT_MS = 30_000;
+const NUSPEC_WAIT_MS = 5_000;
 
 export class FeedRequestError extends Error {
   readonly status: number;
@@ -122,6 +126,26 @@ export async function openLocalFeed(config: Config, log: Logger, opts: { offline
     return { status: res.status, state: res.headers.get('x-cache') ?? 'MISS', bytes: data.length, data };
   }
 
+  /** Any source that may serve the id holds the file (no network). */
+  async function held(id: string, version: string, kind: BlobFile): Promise<boolean> {
+    const v = lowerNormalized(version) ?? version;
+    for (const src of eligibleSources(nugate.services, feed, id)) if (await src.holds(id, v, kind)) return true;
+    return false;
+  }
+
+  /**
+   * A download's body ends before the blob cache has verified and indexed it; a download that fails verification
+   * streams to the end all the same. So a package counts only once it is held (bounded wait).
+   */
+  async function stored(id: string, version: string, kind: BlobFile, waitMs = STORE_WAIT_MS): Promise<boolean> {
+    const until = Date.now() + waitMs;
+    while (Date.now() < until) {
+      if (await held(id, version, kind)) return true;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return false;
+  }
+
   /** A link in a document nugate rendered, as a path of the in-process app; undefined for anything else. */
   const localPath = (url: unknown): string | undefined => (typeof url === 'string' && url.startsWith(BASE) ? url.slice(BASE.length - 1) : undefined);
 
@@ -136,12 +160,17 @@ export async function openLocalFeed(config: Config, log: Logger, opts: { offline
       // Read to the end: a download is verified and indexed as it completes.
       const got = await file(`/v3/flatcontainer/${lower}/${version}/${lower}.${version}.nupkg`, false);
       if (got.status !== 200) throw new FeedRequestError(`${id} ${version}`, got.status, got.data.toString('utf8'));
+      if (got.state !== 'HIT' && !(await stored(lower, version, 'nupkg'))) throw new Error(`${id} ${version}: downloaded but not stored (it failed verification; see the log)`);
       return { state: got.state, bytes: got.bytes };
     },
     async nuspec(id, version) {
       const lower = id.toLowerCase();
       const got = await file(`/v3/flatcontainer/${lower}/${version}/${lower}.nuspec`, true);
-      return got.status === 200 ? parseNuspec(got.data) : undefined;
+      if (got.status !== 200) return undefined;
+      // A held package serves its own nuspec; one fetched before the package (a dry run) is let finish storing,
+      // so closing the app does not cut it off.
+      if (got.state === 'MISS') await stored(lower, version, 'nuspec', NUSPEC_WAIT_MS);
+      return parseNuspec(got.data);
     },
     async registration(id) {
       const index = await json(`/v3/registration/${id.toLowerCase()}/index.json`, `registration of ${id}`);
@@ -167,11 +196,8 @@ export async function openLocalFeed(config: Config, log: Logger, opts: { offline
     async serviceIndex() {
       await json('/v3/index.json', 'service index');
     },
-    async holds(id, version) {
-      const lower = id.toLowerCase();
-      const v = lowerNormalized(version) ?? version;
-      for (const src of eligibleSources(nugate.services, feed, lower)) if (await src.holds(lower, v, 'nupkg')) return true;
-      return false;
+    holds(id, version) {
+      return held(id.toLowerCase(), version, 'nupkg');
     },
     async close() {
       await nugate.settle().catch(() => undefined);

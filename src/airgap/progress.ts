@@ -3,6 +3,7 @@
  * otherwise (CI logs, pipes), so stdout keeps only the plan and the summary.
  */
 import cliProgress from 'cli-progress';
+import type { ProgressStream } from './io.ts';
 
 export interface Progress {
   /** The total grew (a closure is discovered as it is walked). */
@@ -12,7 +13,7 @@ export interface Progress {
   stop(): void;
 }
 
-export function createProgress(label: string, opts: { total?: number; stream?: NodeJS.WriteStream } = {}): Progress {
+export function createProgress(label: string, opts: { total?: number; stream?: ProgressStream } = {}): Progress {
   const stream = opts.stream ?? process.stderr;
   let total = opts.total ?? 0;
   let done = 0;
