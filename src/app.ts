@@ -45,7 +45,7 @@ import { healthRoutes } from './ops/health.ts';
 import { createMetrics } from './ops/metrics.ts';
 import { createLogger } from './ops/logger.ts';
 import { secretValues } from './ops/secrets.ts';
-import { createAccessLog } from './ops/access-log.ts';
+import { createAccessLog, requestIdOf } from './ops/access-log.ts';
 import { readyRoutes } from './ops/ready.ts';
 import { createActivity } from './ui/activity.ts';
 import { uiRoutes } from './ui/routes.tsx';
@@ -229,7 +229,8 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
       packageHits,
       now: () => clock.now(),
       ...(config.auth.read ? { authorized: authorizedHeaders(createHeaderCheck(config)) } : {}),
-      record: (req, status, cache, started) => access.answered(req, status, cache, started),
+      requestId: (req) => requestIdOf(req.headers['x-request-id']),
+      record: (req, status, cache, started, id) => access.answered(req, status, cache, started, id),
     }),
     async settle() {
       await services.warm?.settled();

@@ -20,8 +20,10 @@ export interface FastHitDeps {
   now: () => number;
   /** Under auth.read: true when the request carries credentials nugate accepts (http/read-auth.ts). */
   authorized?: (req: IncomingMessage) => boolean;
+  /** The id of this request, echoed as X-Request-Id and logged (ops/access-log.ts). */
+  requestId?: (req: IncomingMessage) => string;
   /** Counts the answered request like every other one (ops/access-log.ts). */
-  record: (req: IncomingMessage, status: number, cache: string, started: number) => void;
+  record: (req: IncomingMessage, status: number, cache: string, started: number, id: string) => void;
 }
 
 /** Returns a request listener prefix: true when it answered the request, false to pass it on. */
@@ -48,17 +50,19 @@ export function createFastHit(deps: FastHitDeps): (req: IncomingMessage, res: Se
     if (hit === undefined) return false;
     if (deps.authorized !== undefined && !deps.authorized(req)) return false;
     const headers = renderedHeaders(hit, 'HIT', deps.now());
+    const id = deps.requestId?.(req) ?? '';
+    if (id !== '') headers['x-request-id'] = id;
     const ifNoneMatch = req.headers['if-none-match'];
     if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, hit.etag)) {
       res.writeHead(304, headers);
       res.end();
-      deps.record(req, 304, 'HIT', started);
+      deps.record(req, 304, 'HIT', started, id);
       return true;
     }
     headers['content-length'] = String(hit.body.length);
     res.writeHead(200, headers);
     res.end(method === 'HEAD' ? undefined : hit.body);
-    deps.record(req, 200, 'HIT', started);
+    deps.record(req, 200, 'HIT', started, id);
     return true;
   };
 }

@@ -85,7 +85,7 @@ export interface AccessLog {
   /** Hono middleware for every request that passed read auth. */
   middleware: MiddlewareHandler<Env>;
   /** The same record for a request the fast hit path answered from the raw node request (http/fast-hit.ts). */
-  answered(req: IncomingMessage, status: number, cache: string, started: number): void;
+  answered(req: IncomingMessage, status: number, cache: string, started: number, id: string): void;
   /** For read auth's `onRejected`: counts and (at debug) logs a refused request. */
   rejected(c: Context): void;
 }
@@ -135,13 +135,13 @@ export function createAccessLog(metrics: Metrics, log: Logger, onAnswered?: (fie
       if (outgoing === undefined || outgoing.writableFinished || outgoing.destroyed) write();
       else outgoing.once('close', write);
     },
-    answered(req, status, cache, started) {
+    answered(req, status, cache, started, id) {
       const seconds = (performance.now() - started) / 1000;
       const target = req.url ?? '/';
       const query = target.indexOf('?');
       const path = (query < 0 ? target : target.slice(0, query)).slice(0, MAX_LOGGED_PATH);
       metrics.observe(resourceLabel(path), status, cache, seconds);
-      const fields: RequestLogFields = { id: requestIdOf(req.headers['x-request-id']), method: req.method ?? 'GET', path, status, cache, ms: Math.round(seconds * 1000), resource: resourceLabel(path) };
+      const fields: RequestLogFields = { id, method: req.method ?? 'GET', path, status, cache, ms: Math.round(seconds * 1000), resource: resourceLabel(path) };
       const session = req.headers['x-nuget-session-id'];
       if (typeof session === 'string' && SESSION_ID.test(session)) fields.session = session;
       const ua = agentOf(req.headers['user-agent']);
