@@ -5,6 +5,7 @@
  *   nugate cache stats|prune [--config FILE] [--max-size SIZE] [--older-than DURATION]
  *   nugate config check [--config FILE]
  *   nugate config import NuGet.Config
+ *   nugate config schema                  (the JSON Schema of proxy.config.json)
  *   nugate doctor [--config FILE] [--restore] [--package ID[@VERSION]]
  *   nugate prefetch|export|import …  (air gap: src/airgap/commands.ts)
  */
@@ -19,6 +20,7 @@ import { createLogger } from './ops/logger.ts';
 import { secretValues } from './ops/secrets.ts';
 import { createCache } from './cache/index.ts';
 import { importNuGetConfig } from './config/import-nuget-config.ts';
+import { configJsonSchemaText } from './config/json-schema.ts';
 import { superviseWorkers } from './cluster.ts';
 import { runDoctor } from './ops/doctor.ts';
 import cluster from 'node:cluster';
@@ -30,6 +32,7 @@ const USAGE = `usage:
   nugate cache prune [--config FILE] [--max-size SIZE] [--older-than DURATION]
   nugate config check [--config FILE]
   nugate config import NuGet.Config
+  nugate config schema
   nugate doctor [--config FILE] [--restore] [--package ID[@VERSION]]
 ${AIRGAP_USAGE}
 environment: NUGATE_PORT=N stands for --port N`;
@@ -183,6 +186,10 @@ async function main(argv: string[]): Promise<void> {
         process.stdout.write(`${JSON.stringify(fragment, null, 2)}\n`);
         for (const w of imported.warnings) process.stderr.write(`warning: ${w}\n`);
         for (const e of imported.env) process.stderr.write(`set ${e.name}: ${e.description}\n`);
+        return;
+      }
+      if (sub === 'schema') {
+        process.stdout.write(configJsonSchemaText());
         return;
       }
       throw new UsageError(`unknown config command "${sub ?? ''}"`);
