@@ -22,8 +22,21 @@ export interface LinkSigner {
   verify(upstream: string, token: string): { slot: number; rest: string } | undefined;
 }
 
+/** MACs already computed: the same links recur in every document that names them (bounded, memory only). */
+const MACS_MAX = 20_000;
+
 export function createLinkSigner(key: Buffer): LinkSigner {
-  const mac = (upstream: string, body: string): string => createHmac('sha256', key).update(`${upstream}\u0000${body}`).digest('base64url').slice(0, MAC_CHARS);
+  const macs = new Map<string, string>();
+  const mac = (upstream: string, body: string): string => {
+    const text = `${upstream}\u0000${body}`;
+    let m = macs.get(text);
+    if (m === undefined) {
+      m = createHmac('sha256', key).update(text).digest('base64url').slice(0, MAC_CHARS);
+      if (macs.size >= MACS_MAX) macs.clear();
+      macs.set(text, m);
+    }
+    return m;
+  };
   return {
     sign(upstream, slot, rest) {
       const body = `${slot}.${Buffer.from(rest, 'utf8').toString('base64url')}`;
