@@ -49,6 +49,18 @@ function rankOf(pkg: LocalPackage, latest: Json | undefined, q: string): number 
   return q.split(/\s+/).every((term) => haystack.includes(term) || id.includes(term)) ? 3 : undefined;
 }
 
+/**
+ * The metadata that describes a package: the newest version's when nugate has it, else the newest version that has
+ * any (a bare upstream list says nothing; a held nuspec of an older version still knows the description).
+ */
+function describing(versions: ReadonlyArray<{ entry?: Json }>): Json | undefined {
+  for (let i = versions.length - 1; i >= 0; i--) {
+    const entry = versions[i]?.entry;
+    if (entry !== undefined) return entry;
+  }
+  return undefined;
+}
+
 function candidates(packages: LocalPackage[], params: SearchParams, eligible: (id: string) => string[]): Candidate[] {
   const q = params.q.trim().toLowerCase();
   const semver2 = semVer2Enabled(params.semVerLevel);
@@ -66,10 +78,10 @@ function candidates(packages: LocalPackage[], params: SearchParams, eligible: (i
       .sort((a, b) => compareVersions(a.v, b.v));
     const latest = versions[versions.length - 1];
     if (!latest) continue;
-    const rank = rankOf(pkg, latest.entry, q);
+    const rank = rankOf(pkg, describing(versions), q);
     if (rank === undefined) continue;
     if (params.packageType) {
-      const declared = (latest.entry?.packageTypes as Array<{ name?: unknown }> | undefined)?.map((t) => String(t.name ?? '').toLowerCase()) ?? [];
+      const declared = (describing(versions)?.packageTypes as Array<{ name?: unknown }> | undefined)?.map((t) => String(t.name ?? '').toLowerCase()) ?? [];
       const types = declared.length > 0 ? declared : ['dependency'];
       if (!types.includes(params.packageType.toLowerCase())) continue;
     }
@@ -83,7 +95,7 @@ export function localSearch(packages: LocalPackage[], params: SearchParams, elig
   const all = candidates(packages, params, eligible);
   const data = all.slice(params.skip, params.skip + params.take).map(({ pkg, versions }) => {
     const latest = versions[versions.length - 1];
-    const entry = latest?.entry;
+    const entry = describing(versions);
     const registration = `${FEED_SENTINEL}registration/${pkg.id}/index.json`;
     const result: Json = {
       '@id': registration,
@@ -108,5 +120,5 @@ export function localSearch(packages: LocalPackage[], params: SearchParams, elig
 
 export function localAutocompleteIds(packages: LocalPackage[], params: SearchParams, eligible: (id: string) => string[]): { totalHits: number; data: string[] } {
   const all = candidates(packages, params, eligible);
-  return { totalHits: all.length, data: all.slice(params.skip, params.skip + params.take).map((c) => text(c.versions.at(-1)?.entry, 'id') || c.pkg.displayId) };
+  return { totalHits: all.length, data: all.slice(params.skip, params.skip + params.take).map((c) => text(describing(c.versions), 'id') || c.pkg.displayId) };
 }

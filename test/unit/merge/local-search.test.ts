@@ -45,3 +45,22 @@ test('packageType, skip/take, description matches and autocomplete', () => {
   assert.equal(paged.totalHits, 2);
   assert.deepEqual(localAutocompleteIds(pkgs, parseSearchParams({ q: 'new' }), everyone).data, ['newtonsoft.json']);
 });
+
+test('a package is described by the newest version nugate has metadata for, while its version stays the newest listed', () => {
+  const held: LocalPackage[] = [
+    {
+      id: 'serilog',
+      displayId: 'serilog',
+      upstream: 'pub',
+      versions: [
+        { version: '4.0.0', listed: true, entry: { id: 'Serilog', version: '4.0.0', description: 'Simple .NET logging', authors: 'Serilog Contributors' } },
+        { version: '4.1.0', listed: true },
+      ],
+    },
+  ];
+  const [hit] = localSearch(held, parseSearchParams({ q: 'logging' }), () => ['pub']).data;
+  assert.equal(hit?.version, '4.1.0');
+  assert.equal(hit?.description, 'Simple .NET logging');
+  assert.equal(hit?.id, 'Serilog');
+  assert.deepEqual(localAutocompleteIds(held, parseSearchParams({ q: 'seri' }), () => ['pub']).data, ['Serilog']);
+});
