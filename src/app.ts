@@ -178,11 +178,23 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
     },
     async invalidate(id) {
       const lower = id.toLowerCase();
-      render.evictIds([lower]);
-      packageHits.evictIds([lower]);
-      await Promise.all(sources.map((src) => src.invalidate(lower)));
+      await invalidateHere(lower);
+      // Every other process sharing the cache does the same before this resolves (bounded): cache/change-bus.ts.
+      await cache.changes.publish({ type: 'id', id: lower });
     },
   };
+  /** This process's part of an invalidation; also what a change published by another process runs here. */
+  async function invalidateHere(lower: string): Promise<void> {
+    render.evictIds([lower]);
+    packageHits.evictIds([lower]);
+    await Promise.all(sources.map((src) => src.invalidate(lower)));
+  }
+  cache.changes.onChange(async (event) => {
+    if (event.type === 'id') return invalidateHere(event.id);
+    // This process may have missed changes (its Redis connection dropped): nothing rendered is trusted.
+    render.clear();
+    packageHits.clear();
+  });
   const tmpDir = join(config.cache.dir, 'tmp', 'publish');
   await mkdir(tmpDir, { recursive: true });
 

@@ -6,12 +6,14 @@
  */
 import { contentTypeOf } from '../nuget/package-files.ts';
 import type { Logger } from 'pino';
+import { ownClaims, type BlobClaims } from './blob-claims.ts';
 import type { BlobStore } from './blob-fs.ts';
+import type { Lease } from './file-lock.ts';
 import { BlobFlight, type CompletedDownload } from './blob-flight.ts';
 import type { BlobIndex } from './blob-index.ts';
 import type { Clock } from './clock.ts';
 import { hotCost, type HotTier } from './hot.ts';
-import { blobRelPath } from './keys.ts';
+import { blobIdPrefix, blobRelPath } from './keys.ts';
 import type { BlobEntry, HotValue } from './records.ts';
 import type { BlobCache, BlobKey, BlobLoader, BlobResult, StoredBlob } from './types.ts';
 import { verifyDownload, type DownloadFacts } from './verify.ts';
@@ -31,6 +33,13 @@ export interface BlobCacheDeps {
   offline: boolean | ((upstream: string) => boolean);
   /** Replaceable for tests; defaults to verify.ts. */
   verify?: (facts: DownloadFacts) => Promise<void>;
+  /** Who downloads among processes sharing the folder (blob-claims.ts); default: this process alone. */
+  claims?: BlobClaims;
+  /**
+   * The one-evictor-at-a-time lock of the shared folder: a lease, or undefined while another process evicts.
+   * Absent: this process alone evicts.
+   */
+  evictLock?: () => Promise<Lease | undefined>;
 }
 
 export interface EvictionReport {
@@ -41,6 +50,10 @@ export interface EvictionReport {
 const HOT_PREFIX = 'b:';
 /** After going over the cap, evict down to this share of it, so a walk is not needed for every download. */
 const LOW_WATER = 0.9;
+/** When another process holds the eviction lock, look at the shared total again after this long. */
+const EVICT_RECHECK_MS = 500;
+/** Eviction walks in a row while the shared total stays over the cap (other processes keep adding). */
+const EVICT_ROUNDS = 3;
 
 
 /** Strong ETag from the content hash (design.md §3 "Towards clients"). */
@@ -62,6 +75,8 @@ export class DiskBlobCache implements BlobCache {
   private readonly flights = new Map<string, BlobFlight>();
   private readonly background = new Set<Promise<unknown>>();
   private eviction: Promise<EvictionReport> | undefined;
+  private recheck: NodeJS.Timeout | undefined;
+  private closed = false;
   /** Per flight: set by evictId while it runs, so it serves its clients but keeps nothing. */
   private readonly discarded = new WeakSet<BlobFlight>();
 
@@ -101,19 +116,24 @@ export class DiskBlobCache implements BlobCache {
       this.discarded.add(flight);
       this.flights.delete(rel);
     }
-    // The id's folder lists its blobs (and so its hot entries): no walk over the index or the hot tier.
+    // The id's folder lists its blobs: no walk over the index.
     for (const key of await this.deps.store.listId(id)) await this.removeBlob(key);
+    // Another process may have removed the files already (it published and told us): the hot copies go too. A
+    // walk over the hot tier's keys, for a publish only.
+    const hotPrefix = HOT_PREFIX + blobIdPrefix(id);
+    for (const hotKey of [...this.deps.hot.keys()]) if (hotKey.startsWith(hotPrefix)) this.deps.hot.delete(hotKey);
   }
 
   /** Evicts least recently used blobs until the disk tier holds at most `target` bytes. */
   async shrinkTo(target: number): Promise<EvictionReport> {
+    const baseline = { ...(await this.deps.index.refresh()) };
     const all: BlobEntry[] = [];
     let bytes = 0;
     for await (const [, entry] of this.deps.index.entries()) {
       all.push(entry);
       bytes += entry.size;
     }
-    this.deps.index.setTotals({ bytes, count: all.length });
+    await this.deps.index.correctTotals(baseline, { bytes, count: all.length });
     const report: EvictionReport = { removed: 0, freedBytes: 0 };
     if (bytes <= target) return report;
     all.sort((a, b) => a.lastAccess - b.lastAccess || a.storedAt - b.storedAt);
@@ -150,6 +170,8 @@ export class DiskBlobCache implements BlobCache {
 
   /** Stops every download in progress (their clients see a truncated body) and waits for them to end. */
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.recheck);
     const flights = [...this.flights.values()];
     for (const f of flights) f.abort(new Error('cache closing'));
     await Promise.allSettled(flights.map((f) => f.ended));
@@ -162,6 +184,7 @@ export class DiskBlobCache implements BlobCache {
       store: this.deps.store,
       lookup: () => this.lookup(key, rel),
       loader: isOffline(this.deps.offline, key.upstream) ? undefined : loader,
+      claims: this.deps.claims ?? ownClaims,
       verify: (facts) => this.verify(facts),
       shouldKeep: () => !this.discarded.has(flight),
       index: (done) => this.indexBlob(rel, done),
@@ -239,9 +262,45 @@ export class DiskBlobCache implements BlobCache {
     if (this.deps.index.current.bytes > this.deps.maxSize) this.evictInBackground();
   }
 
+  /**
+   * Shrinks the shared folder to the low-water mark, as the one evictor of all processes sharing it: under the
+   * eviction lock, from a walk of the shared index (which also recounts the shared totals). Another process
+   * evicting already: look at the shared total again shortly, in case its walk missed what was added since.
+   */
+  private async evictShared(): Promise<EvictionReport> {
+    const report: EvictionReport = { removed: 0, freedBytes: 0 };
+    const lease = this.deps.evictLock === undefined ? undefined : await this.deps.evictLock();
+    if (this.deps.evictLock !== undefined && lease === undefined) {
+      this.recheckLater();
+      return report;
+    }
+    try {
+      for (let round = 0; round < EVICT_ROUNDS && !this.closed; round++) {
+        const step = await this.shrinkTo(Math.floor(this.deps.maxSize * LOW_WATER));
+        report.removed += step.removed;
+        report.freedBytes += step.freedBytes;
+        if ((await this.deps.index.refresh()).bytes <= this.deps.maxSize) break;
+      }
+    } finally {
+      await lease?.release();
+    }
+    return report;
+  }
+
+  private recheckLater(): void {
+    if (this.recheck !== undefined || this.closed) return;
+    this.recheck = setTimeout(() => {
+      this.recheck = undefined;
+      void this.deps.index.refresh().then((t) => {
+        if (t.bytes > this.deps.maxSize) this.evictInBackground();
+      });
+    }, EVICT_RECHECK_MS);
+    this.recheck.unref();
+  }
+
   private evictInBackground(): void {
-    if (this.eviction !== undefined) return;
-    const run = this.shrinkTo(Math.floor(this.deps.maxSize * LOW_WATER)).then(
+    if (this.eviction !== undefined || this.closed) return;
+    const run = this.evictShared().then(
       (report) => {
         if (report.removed > 0) this.deps.log.info(report, 'evicted least recently used blobs to stay under cache.maxSize');
         return report;

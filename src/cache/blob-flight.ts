@@ -8,7 +8,9 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { UpstreamError } from '../errors.ts';
 import { closeBlobBody } from './blob-body.ts';
+import { NO_LEASE, type BlobClaims } from './blob-claims.ts';
 import type { BlobStore, TempBlob } from './blob-fs.ts';
+import type { Lease } from './file-lock.ts';
 import { TailReader, type TailSource } from './tail-reader.ts';
 import type { BlobKey, BlobLoader, BlobResult, UpstreamBody } from './types.ts';
 import type { DownloadFacts } from './verify.ts';
@@ -27,6 +29,11 @@ export interface FlightDeps {
   lookup(): Promise<BlobResult | undefined>;
   /** Undefined when offline: only stored blobs are served. */
   loader: BlobLoader | undefined;
+  /**
+   * Who downloads among the processes sharing the folder (blob-claims.ts): the loader runs only under a claim;
+   * without one the flight waits for the holder to finish (then serves the stored blob) or to die (then claims).
+   */
+  claims: BlobClaims;
   verify(facts: DownloadFacts): Promise<void>;
   /** False when the id was evicted meanwhile: serve the bytes, keep nothing. */
   shouldKeep(): boolean;
@@ -173,15 +180,42 @@ export class BlobFlight implements TailSource {
     }
   }
 
-  private async run(): Promise<void> {
-    try {
+  /**
+   * The stored blob, or the claim to download it: looks up, claims, looks up once more (the previous holder may
+   * have just finished), and while another live process holds the claim, waits for it.
+   */
+  private async resolveOrClaim(loader: BlobLoader | undefined): Promise<{ hit: BlobResult | undefined } | { claim: Lease }> {
+    let claim: Lease | undefined;
+    for (;;) {
       const hit = await this.deps.lookup();
-      if (hit !== undefined || this.deps.loader === undefined) {
+      if (hit !== undefined || loader === undefined) {
+        await claim?.release();
+        return { hit };
+      }
+      if (claim !== undefined) return { claim };
+      claim = await this.deps.claims.claim(this.deps.key).catch((err: unknown) => {
+        // A lock file that cannot be made or read: download without coordination rather than not at all.
+        this.deps.onFailure(err instanceof Error ? err : new Error(String(err)), 'before download');
+        return NO_LEASE;
+      });
+      if (claim !== undefined) continue;
+      await this.deps.claims.waitFree(this.deps.key, () => this.abortReason !== undefined);
+      if (this.abortReason !== undefined) throw this.abortReason;
+    }
+  }
+
+  private async run(): Promise<void> {
+    let claim: Lease | undefined;
+    try {
+      const resolved = await this.resolveOrClaim(this.deps.loader);
+      if ('hit' in resolved || this.deps.loader === undefined) {
+        const hit = 'hit' in resolved ? resolved.hit : undefined;
         this.end('done');
         if (hit === undefined) this.answerWaiters(undefined);
         else this.answerStored(hit);
         return;
       }
+      claim = resolved.claim;
       const body = await this.deps.loader();
       if (body === 'notFound') {
         this.end('done');
@@ -212,17 +246,24 @@ export class BlobFlight implements TailSource {
       } else {
         await this.temp.abort();
       }
+      // After the index write: a process waiting for the claim finds the blob stored once the claim is gone.
+      await claim.release().catch(() => undefined);
       this.end('done');
     } catch (err) {
       this.error = err instanceof Error ? err : new Error(String(err));
       this.deps.onFailure(this.error, this.temp === undefined ? 'before download' : 'during download');
       this.upstream?.stream.destroy();
+      // Never indexed; the temp file goes (the readers keep their open handle until they are destroyed), then
+      // the claim, so another process may try (in that order: no leftovers once this flight's clients know).
+      await this.temp?.abort().catch(() => undefined);
+      await claim?.release().catch(() => undefined);
       this.end('failed');
       const waiters = this.waiters;
       this.waiters = [];
       for (const w of waiters) w.reject(this.error);
-      // Never indexed; the temp file goes (the readers keep their open handle until they are destroyed).
-      await this.temp?.abort().catch(() => undefined);
+    } finally {
+      // Every other way out (not found upstream): release() is idempotent.
+      await claim?.release().catch(() => undefined);
     }
   }
 

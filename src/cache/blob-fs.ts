@@ -8,12 +8,14 @@
  * A download is written to the temp file, fsync'd, renamed over the target and the folder fsync'd; only then
  * does the caller index it. The journal entry is written before the temp file exists and removed after the
  * rename or the unlink, so after a crash `init()` finds every leftover temp file by reading `.inflight/` alone:
- * no scan of the blobs. Tokens start with the writer's pid, so a process sharing the folder does not delete
- * the temp files of a live neighbour.
+ * no scan of the blobs. Tokens start with the writer's pid and host, so a process sharing the folder does not
+ * delete the temp files of a live neighbour, on this host or another.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { mkdir, open, readdir, readFile, rename, rmdir, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
+import { pidAlive } from './file-lock.ts';
 import { isErrno, syncDir } from './fs-util.ts';
 import { blobRelPath, escapeSegment, parseBlobRelPath } from './keys.ts';
 import type { BlobKey } from './types.ts';
@@ -63,14 +65,20 @@ export interface BlobStore {
   listId(id: string): Promise<BlobKey[]>;
 }
 
-/** Is the process alive? EPERM means it exists but belongs to someone else. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return isErrno(err, 'EPERM');
-  }
+/** Names this host in journal tokens: a pid means something only on the host that wrote it. */
+const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+
+/**
+ * Is the download behind a journal token over? Tokens are `<pid>-<host tag>-<random>` (older ones
+ * `<pid>-<random>`, taken as this host's). Another host's download is never judged from here: its pid means
+ * nothing on this host, and the volume is shared.
+ */
+function tokenAbandoned(token: string): boolean {
+  const parts = token.split('-');
+  const pid = Number.parseInt(parts[0] ?? '', 10);
+  if (parts.length >= 3 && parts[1] !== HOST_TAG) return false;
+  // Our own pid is a previous process's unless the token is open here (activeTokens, checked by the caller).
+  return !(Number.isInteger(pid) && pid !== process.pid && pidAlive(pid));
 }
 
 export class FsBlobStore implements BlobStore {
@@ -86,10 +94,8 @@ export class FsBlobStore implements BlobStore {
     await mkdir(this.journal, { recursive: true });
     let removed = 0;
     for (const token of await readdir(this.journal)) {
-      const pid = Number.parseInt(token.split('-')[0] ?? '', 10);
-      // A live neighbour's download. Our own pid is a previous process's unless the token is open here.
-      if (activeTokens.has(token)) continue;
-      if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) continue;
+      // A live neighbour's download, or one of this process's own.
+      if (activeTokens.has(token) || !tokenAbandoned(token)) continue;
       const marker = join(this.journal, token);
       const rel = await readFile(marker, 'utf8').catch(() => '');
       const temp = this.contained(rel);
@@ -123,7 +129,7 @@ export class FsBlobStore implements BlobStore {
   async begin(key: BlobKey): Promise<TempBlob> {
     const target = this.path(key);
     const folder = dirname(target);
-    const token = `${process.pid}-${randomBytes(8).toString('hex')}`;
+    const token = `${process.pid}-${HOST_TAG}-${randomBytes(8).toString('hex')}`;
     const tempPath = join(folder, `.${basename(target)}.${token}.tmp`);
     const marker = join(this.journal, token);
     activeTokens.add(token);

@@ -42,6 +42,8 @@ interface Loaded {
 /** Set when a load's key is evicted while it runs: it still answers its callers but stores nothing. */
 interface Discard {
   discard: boolean;
+  /** When the load started (clock ms): a copy another process stored after that is newer than this answer. */
+  startedAt: number;
 }
 
 /** One load in progress. */
@@ -110,7 +112,7 @@ export class TieredDocCache implements DocCache {
   async put(key: string, kind: DocKind, doc: StoredDoc): Promise<boolean> {
     const held = await this.read(key, kind, doc.upstream);
     if (held !== undefined && held.doc.storedAt >= doc.storedAt) return false;
-    await this.write(key, { kind, doc }, { discard: false });
+    await this.write(key, { kind, doc }, { discard: false, startedAt: doc.storedAt });
     return true;
   }
 
@@ -231,6 +233,13 @@ export class TieredDocCache implements DocCache {
     // persisted registrations and flat indexes instead (src/resources/local-index.ts).
     if (record.kind === 'search') return;
     await this.removals.get(key);
+    // Processes sharing the store (issue 10): one whose load began before another stored a fresher copy must not
+    // replace that copy with its older answer. Off the hit path (loads only), one read.
+    const newer = await this.newerStored(key, control.startedAt);
+    if (newer !== undefined) {
+      this.putHot(key, newer);
+      return;
+    }
     try {
       await this.deps.store.set(key, record);
     } catch (err) {
@@ -247,6 +256,16 @@ export class TieredDocCache implements DocCache {
     const expiresAt = doc.status === 404 ? doc.storedAt + this.deps.policy.ttl(record.kind, doc.upstream, 404) : undefined;
     const doomed = this.deps.index.record(key, metaCost(key, doc.body), expiresAt);
     for (const k of doomed) this.track(this.remove(k, { keepHot: k === key }));
+  }
+
+  /** The stored copy when another process stored it after `since`; undefined otherwise (or unreadable). */
+  private async newerStored(key: string, since: number): Promise<DocRecord | undefined> {
+    try {
+      const stored = await this.deps.store.get(key);
+      return stored !== undefined && stored.doc.storedAt > since ? stored : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Starts the expired negative entries' removal (cheap when none is due: one heap peek). */
@@ -283,7 +302,7 @@ export class TieredDocCache implements DocCache {
   private load(key: string, kind: DocKind, upstream: string, loader: DocLoader, stale: StoredDoc | undefined): Promise<Loaded> {
     const running = this.flights.get(key);
     if (running !== undefined) return running.promise;
-    const control: Discard = { discard: false };
+    const control: Discard = { discard: false, startedAt: this.deps.clock.now() };
     const run = (async (): Promise<Loaded> => {
       const result = await loader(stale);
       const doc = toStoredDoc(result, upstream, stale, this.deps.clock.now());

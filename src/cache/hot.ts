@@ -27,6 +27,8 @@ export interface HotTier<V extends object> {
   /** Stores the value unless it is larger than the entry limit. */
   set(key: string, value: V, bytes: number): void;
   delete(key: string): void;
+  /** Drops everything (this process may have missed changes made by others: cache/change-bus.ts `resync`). */
+  clear(): void;
   /** Would a value of this size be kept? (Lets callers skip reading a file they could not keep.) */
   accepts(bytes: number): boolean;
   keys(): IterableIterator<string>;
@@ -47,6 +49,7 @@ export function createHotTier<V extends object>(opts: HotOptions): HotTier<V> {
       peek: () => undefined,
       set: () => undefined,
       delete: () => undefined,
+      clear: () => undefined,
       accepts: () => false,
       keys: () => [][Symbol.iterator](),
       size: 0,
@@ -69,6 +72,7 @@ export function createHotTier<V extends object>(opts: HotOptions): HotTier<V> {
       lru.set(key, value, { size: Math.max(1, bytes) });
     },
     delete: (key) => void lru.delete(key),
+    clear: () => lru.clear(),
     accepts: (bytes) => bytes <= opts.maxEntrySize && bytes <= opts.maxSize,
     keys: () => lru.keys(),
     get size() {

@@ -13,6 +13,11 @@ import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { DiskBlobCache } from './blob-cache.ts';
+import { fileClaims } from './blob-claims.ts';
+import { processBus, type ChangeBus } from './change-bus.ts';
+import { redisBus } from './change-bus-redis.ts';
+import { tryLock } from './file-lock.ts';
+import { fileTotals, redisTotals, storeTotals } from './shared-totals.ts';
 import { FsBlobStore } from './blob-fs.ts';
 import { BlobIndex } from './blob-index.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -25,6 +30,7 @@ import { isBlobEntry, isBlobTotals, isDocRecord, type HotValue } from './records
 import type { BlobCache, BlobFile, DocCache, DocKind } from './types.ts';
 
 export type { Clock } from './clock.ts';
+export type { ChangeBus, ChangeEvent } from './change-bus.ts';
 export { blobBodyStream, closeBlobBody, readBlobBody } from './blob-body.ts';
 
 export interface CountAndBytes {
@@ -68,6 +74,11 @@ export interface PruneReport {
 export interface Cache {
   docs: DocCache;
   blobs: BlobCache;
+  /**
+   * Changes among the processes sharing this cache (change-bus.ts): the app publishes its invalidations here
+   * and applies the others' (its local eviction: sources and rendered responses).
+   */
+  changes: ChangeBus;
   /** Walks the metadata tier: for the CLI and /health-style reports, not the request path. */
   stats(): Promise<CacheStats>;
   prune(opts?: PruneOptions): Promise<PruneReport>;
@@ -113,7 +124,11 @@ export async function createCache(opts: CreateCacheOptions): Promise<Cache> {
 
   const stores = openMetaStores(config.cache.store, config.cache.dir, { clock, ...opts.redis });
   const docStore = stores.open('docs', isDocRecord);
-  const index = new BlobIndex({ entries: stores.open('blobs', isBlobEntry), state: stores.open('state', isBlobTotals), clock, log });
+  const state = stores.open('state', isBlobTotals);
+  const coord = join(config.cache.dir, 'coord');
+  // One total for the shared folder (shared-totals.ts): where the store is shared, so is the counter.
+  const totals = stores.redis !== undefined ? redisTotals(stores.redis) : stores.kind === 'file' ? fileTotals(join(coord, 'blob-totals.json')) : storeTotals(state);
+  const index = new BlobIndex({ entries: stores.open('blobs', isBlobEntry), state, totals, clock, log });
   const hot = createHotTier<HotValue>({ maxSize: config.cache.hotMaxSize, maxEntrySize: config.cache.hotMaxEntrySize });
   const blobStore = new FsBlobStore(join(config.cache.dir, 'blobs'));
 
@@ -125,6 +140,11 @@ export async function createCache(opts: CreateCacheOptions): Promise<Cache> {
     await stores.close().catch(() => undefined);
     throw err;
   }
+  // Changes made through other processes (change-bus.ts). The cache's own part of a resync: the hot tier.
+  const changes = stores.redis !== undefined ? redisBus(stores.redis, log) : processBus(log);
+  changes.onChange(async (event) => {
+    if (event.type === 'resync') hot.clear();
+  });
 
   const metaIndex = new MetaIndex(config.cache.maxMetadataSize);
   const docs = new TieredDocCache({
@@ -148,6 +168,9 @@ export async function createCache(opts: CreateCacheOptions): Promise<Cache> {
     maxBlobBytes: config.limits.packageSize,
     clock,
     log,
+    // Processes sharing cache.dir: one download per blob, one evictor at a time (blob-claims.ts, file-lock.ts).
+    claims: fileClaims((key) => blobStore.path(key)),
+    evictLock: () => tryLock(join(coord, 'evict.lock')),
     offline,
   });
 
@@ -155,13 +178,14 @@ export async function createCache(opts: CreateCacheOptions): Promise<Cache> {
     const byFile = zeroes(PACKAGE_FILES);
     let blobCount = 0;
     let blobBytes = 0;
+    const baseline = { ...(await index.refresh()) };
     for await (const [, entry] of index.entries()) {
       blobCount++;
       blobBytes += entry.size;
       byFile[entry.key.file].count++;
       byFile[entry.key.file].bytes += entry.size;
     }
-    index.setTotals({ bytes: blobBytes, count: blobCount });
+    await index.correctTotals(baseline, { bytes: blobBytes, count: blobCount });
     const byKind = zeroes(DOC_KINDS);
     let docCount = 0;
     let docBytes = 0;
@@ -208,6 +232,7 @@ export async function createCache(opts: CreateCacheOptions): Promise<Cache> {
   let closed: Promise<void> | undefined;
   function close(): Promise<void> {
     closed ??= (async () => {
+      await changes.close();
       await blobs.close();
       await seeded;
       await docs.settle();
@@ -226,9 +251,15 @@ export async function createCache(opts: CreateCacheOptions): Promise<Cache> {
   }
 
   async function ping(): Promise<void> {
+    // Redis: a PING through the store's guarded link (time limit, breaker, fails at once while disconnected); a
+    // keyv read would not do, as the adapter turns a lost connection into a miss.
+    if (stores.redis !== undefined) {
+      await stores.redis.run('ready', (client) => client.ping());
+      return;
+    }
     // A key nothing writes: the answer is "absent", and only reaching the store matters.
     await docStore.get('nugate:ready-probe');
   }
 
-  return { docs, blobs, stats, prune, summary, ping, settle, close };
+  return { docs, blobs, changes, stats, prune, summary, ping, settle, close };
 }

@@ -26,6 +26,32 @@ function rejectAfter(ms: number, what: string): { promise: Promise<never>; cance
 export interface RemoteGuard {
   timeoutMs: number;
   breaker: Breaker;
+  /** Resolves once the first connection attempt is over; operations wait for it (within their time limit). */
+  ready?: Promise<void>;
+  /** Set by close(): every operation fails from then on. */
+  closed?: boolean;
+}
+
+/** Runs one remote operation under the guard: skipped while the breaker is open, failed after the time limit. */
+export async function guardRemote<T>(remote: RemoteGuard, what: string, op: () => Promise<T>): Promise<T> {
+  if (remote.closed === true) throw new Error(`metadata store closed (${what})`);
+  if (!remote.breaker.allow()) throw new Error(`metadata store unavailable (${what} skipped after repeated failures)`);
+  const t = rejectAfter(remote.timeoutMs, what);
+  let over = false;
+  // An operation waiting for the first connection must not start after its caller gave up, or after close():
+  // the client would open a new connection nobody closes.
+  const started = (): Promise<T> => (over || remote.closed === true ? Promise.reject(new Error(`metadata store: ${what} abandoned`)) : op());
+  try {
+    const result = await Promise.race([remote.ready === undefined ? op() : remote.ready.then(started), t.promise]);
+    remote.breaker.success();
+    return result;
+  } catch (err) {
+    remote.breaker.failure();
+    throw err;
+  } finally {
+    over = true;
+    t.cancel();
+  }
 }
 
 /** Wraps one keyv instance: typed values, the remote guard, iteration even where keyv has none. */
@@ -38,21 +64,8 @@ export class KeyvMetaStore<V> implements MetaStore<V> {
     private readonly remote: RemoteGuard | undefined,
   ) {}
 
-  private async guard<T>(what: string, op: () => Promise<T>): Promise<T> {
-    const remote = this.remote;
-    if (remote === undefined) return op();
-    if (!remote.breaker.allow()) throw new Error(`metadata store unavailable (${what} skipped after repeated failures)`);
-    const t = rejectAfter(remote.timeoutMs, what);
-    try {
-      const result = await Promise.race([op(), t.promise]);
-      remote.breaker.success();
-      return result;
-    } catch (err) {
-      remote.breaker.failure();
-      throw err;
-    } finally {
-      t.cancel();
-    }
+  private guard<T>(what: string, op: () => Promise<T>): Promise<T> {
+    return this.remote === undefined ? op() : guardRemote(this.remote, what, op);
   }
 
   /** Iterates with the guard on every step, so a listing cannot hang either. */

@@ -9,9 +9,9 @@
 import { join } from 'node:path';
 import { FileStore } from './meta-file-store.ts';
 import { KeyvMetaStore, keyvFor } from './meta-keyv.ts';
-import { redisStores, type RedisStoreOptions } from './meta-redis.ts';
+import { redisStores, type RedisLink, type RedisStoreOptions } from './meta-redis.ts';
 
-export type { RedisStoreOptions } from './meta-redis.ts';
+export type { RedisLink, RedisStoreOptions } from './meta-redis.ts';
 
 /** The small interface the cache uses; one contract suite (test/contract/meta-store.contract.ts) covers it. */
 export interface MetaStore<V> {
@@ -31,6 +31,8 @@ export type MetaNamespace = 'docs' | 'blobs' | 'state';
 
 export interface MetaStores {
   kind: 'file' | 'memory' | 'redis';
+  /** The Redis connection, for a redis:// store: what instances coordinate through (events, shared totals). */
+  redis?: RedisLink;
   open<V>(namespace: MetaNamespace, isValue: (v: unknown) => v is V): MetaStore<V>;
   /** Removes temp files older than minAgeMs that a crash left (file store only; a full walk, for prune). */
   sweep(minAgeMs: number): Promise<number>;

@@ -22,8 +22,9 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-export async function startRedis(): Promise<RedisServer> {
-  const port = await freePort();
+/** `port`: start again where a stopped server was (tests of a Redis that goes away and comes back). */
+export async function startRedis(port?: number): Promise<RedisServer> {
+  port ??= await freePort();
   const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -3,11 +3,38 @@
  * rescans on demand (a publish, an invalidate, a version a client asks for that the index lacks). Readers always
  * get a complete index: a scan builds a new one and swaps it in when done, and a failed scan keeps the previous one.
  * Scans never overlap; a rescan asked for while one runs is queued once and shared by everyone who asked.
+ *
+ * Several processes serving one folder (workers, instances sharing the volume: issue 10) learn of each other's
+ * pushes, unlists and relists through a stamp file in the folder (`.nugate-changed`, rewritten by every change
+ * publish.ts makes): before answering, `current()` compares it with what the last scan saw (one stat) and rescans
+ * first when it changed, so a package pushed through one process is listed by all on their next request.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { rename, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../../cache/clock.ts';
 import { EMPTY_INDEX, FolderScanner, type FolderIndex } from './scan.ts';
+
+/** The stamp file; a dot name, so the scan never reads it as a package. */
+export const CHANGE_STAMP = '.nugate-changed';
+
+/** Tells every process serving the folder that it changed (temp file + rename: a new inode every time). */
+export async function markChanged(root: string): Promise<void> {
+  const tmp = join(root, `${CHANGE_STAMP}.${randomBytes(6).toString('hex')}.tmp`);
+  await writeFile(tmp, `${Date.now()} ${randomBytes(6).toString('hex')}\n`);
+  await rename(tmp, join(root, CHANGE_STAMP));
+}
+
+/** Identity of the stamp as it is now; '' when there is none. */
+async function stampOf(root: string): Promise<string> {
+  try {
+    const s = await stat(join(root, CHANGE_STAMP), { bigint: true });
+    return `${s.ino}:${s.mtimeNs}:${s.size}`;
+  } catch {
+    return '';
+  }
+}
 
 export interface LiveIndexOptions {
   /** The folder's real path (symbolic links resolved). */
@@ -28,6 +55,8 @@ export class LiveIndex {
   private fingerprint: string | undefined;
   /** When the last finished scan started (clock time): what it saw is at least this recent. */
   private scannedFrom = Number.NEGATIVE_INFINITY;
+  /** The change stamp as the last finished scan saw it before it began. */
+  private scannedStamp = '';
   private active: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
   private closed = false;
@@ -49,9 +78,10 @@ export class LiveIndex {
     }
   }
 
-  /** The index as of now, once the first scan has finished. */
+  /** The index as of now, once the first scan has finished, and after a rescan when another process changed it. */
   async current(): Promise<FolderIndex> {
     await this.firstScan;
+    if ((await stampOf(this.root)) !== this.scannedStamp) await this.rescan();
     return this.index;
   }
 
@@ -97,6 +127,8 @@ export class LiveIndex {
     if (this.closed) return;
     const startedAt = this.clock.now();
     const started = performance.now();
+    // Read before the walk: a change made while it runs shows as a new stamp and is picked up next time.
+    const stamp = await stampOf(this.root);
     try {
       const next = await this.scanner.scan(this.index, () => this.closed);
       if (this.closed) return;
@@ -111,6 +143,7 @@ export class LiveIndex {
       this.index = next;
       this.fingerprint = fingerprint;
       this.scannedFrom = startedAt;
+      this.scannedStamp = stamp;
       const fields = { dir: this.root, ids: next.ids.length, packages, ms: Math.round(performance.now() - started) };
       if (changed) this.log.info(fields, 'folder upstream scanned');
       else this.log.debug(fields, 'folder upstream rescanned, no change');

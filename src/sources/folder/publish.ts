@@ -10,7 +10,8 @@
  *   version keep working; a marker beside it (scan.ts UNLISTED_SUFFIX) hides it from search and makes its
  *   registration say `listed: false`.
  *
- * Each operation ends with a rescan, so the next request through nugate already sees the change.
+ * Each operation ends with a rescan, so the next request through nugate already sees the change, and with the
+ * folder's change stamp (live-index.ts), so the next request through any other process serving it does too.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -22,6 +23,7 @@ import { isValidId } from '../../nuget/id.ts';
 import { lowerNormalized } from '../../nuget/version.ts';
 import { findPackage, isInside, UNLISTED_SUFFIX, type FolderIndex, type FolderPackage } from './scan.ts';
 import { errnoOf, syncDir } from '../../cache/fs-util.ts';
+import { markChanged } from './live-index.ts';
 
 /** What a push needs from the package's nuspec. */
 export interface PushManifest {
@@ -200,6 +202,11 @@ export function createFolderPublisher(opts: FolderPublisherOptions): FolderPubli
     return 'created';
   }
 
+  /** Other processes serving this folder rescan before their next answer (live-index.ts CHANGE_STAMP). */
+  async function announce(): Promise<void> {
+    await markChanged(root).catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'folder upstream: cannot write the change stamp; other processes see the change at their next rescan'));
+  }
+
   /** The indexed package for id+version; a miss rescans once, for a file dropped in since the last scan. */
   async function find(lowerId: string, lowerVersion: string): Promise<FolderPackage | undefined> {
     const pkg = findPackage(await opts.index(), lowerId, lowerVersion);
@@ -222,6 +229,7 @@ export function createFolderPublisher(opts: FolderPublisherOptions): FolderPubli
       } catch (err) {
         throw storeFailed(listed ? 'relist' : 'unlist', marker, err);
       }
+      await announce();
       await opts.rescan();
       return true;
     });
@@ -238,7 +246,10 @@ export function createFolderPublisher(opts: FolderPublisherOptions): FolderPubli
         // Any file of this id+version counts, whatever its name or place in the folder (a loose drop-in too).
         if (findPackage(await opts.index(), lowerId, lowerVersion) !== undefined) return 'exists';
         const result = await store(spooledPath, lowerId, lowerVersion);
-        if (result === 'created') await opts.rescan();
+        if (result === 'created') {
+          await announce();
+          await opts.rescan();
+        }
         return result;
       });
     },
