@@ -129,8 +129,21 @@ class FileLease implements Lease {
 
   async release(): Promise<void> {
     if (!this.active) return;
-    this.lost();
-    if ((await readOwnerToken(this.path).catch(() => undefined)) === this.owner.token) await unlink(this.path).catch(() => undefined);
+    this.active = false;
+    clearInterval(this.timer);
+    // Moved aside first (atomic), so what is removed is exactly the file that held our token; a successor's
+    // lock (this holder was judged dead) is put back. The token stays known as ours until the file is gone, so
+    // no other holder in this process takes the lock for a predecessor's meanwhile.
+    const aside = `${this.path}.${randomBytes(6).toString('hex')}.released`;
+    try {
+      await rename(this.path, aside);
+      if ((await readOwnerToken(aside).catch(() => undefined)) !== this.owner.token) await link(aside, this.path).catch(() => undefined);
+      await unlink(aside).catch(() => undefined);
+    } catch {
+      // Gone already (taken over and released by a successor).
+    } finally {
+      heldHere.delete(this.owner.token);
+    }
   }
 }
 
