@@ -36,6 +36,8 @@ const CLAIM_WINDOW_MS = 10 * 60_000;
 const SEEN_MAX = 50_000;
 /** Queued warm-ups beyond this are dropped: warming is an optimisation, never a backlog. */
 const QUEUE_MAX = 5_000;
+/** A version list that answers within this long was held: no speculative download is needed. */
+const HELD_LIST_MS = 5;
 /** A nuspec is a few KB; anything this big is not read for warming. */
 const MAX_NUSPEC_BYTES = 4 * 1024 * 1024;
 
@@ -210,10 +212,16 @@ export class Warmer {
         if (v !== undefined) lowerBounds.add(v);
       }
     }
-    const [merged] = await Promise.all([this.warmVersions(feed, id), ...[...lowerBounds].map((v) => this.warmPackage(feed, id, v))]);
+    const listing = this.warmVersions(feed, id);
+    // A held list answers at once: then only what NuGet will pick is fetched. A list that must come from the
+    // upstream takes a round trip, during which the lower bounds are fetched on speculation (they exist for nearly
+    // every dependency), so the warm-up pays one round trip per level instead of two.
+    const held = await Promise.race([listing.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), HELD_LIST_MS).unref())]);
+    const speculative = held ? [] : [...lowerBounds].map((v) => this.warmPackage(feed, id, v));
+    const [merged] = await Promise.all([listing, ...speculative]);
     for (const r of parsed) {
       const pick = r === undefined ? merged.versions[0] : lowestApplicable(r, merged.versions);
-      if (pick !== undefined && !lowerBounds.has(pick)) await this.warmPackage(feed, id, pick);
+      if (pick !== undefined && (held || !lowerBounds.has(pick))) await this.warmPackage(feed, id, pick);
     }
   }
 

@@ -88,7 +88,11 @@ test('the cache dir outlives nugate: restart serves without downloads, --offline
     t.after(() => nugate.stop());
     await freshRestore(t, nugate, 'online, restarted');
     const seen = feed.requests.map((r) => `${r.method} ${r.url}`);
-    assert.equal(nupkgFetches(), 0, `after a restart nugate downloaded packages it had on disk (protocol.md §5 item 73):\n${seen.join('\n')}`);
+    // Dependency warming may still ask for a version the upstream does not have (a range's lower bound, on
+    // speculation): nothing nugate could hold. Every package the upstream does have is served from disk.
+    const real = new Set(feed.packages.map((p) => `/v3-flatcontainer/${p.lowerId}/${p.lowerVersion}/${p.lowerId}.${p.lowerVersion}.nupkg`));
+    const downloadedAgain = feed.requests.filter((r) => r.method === 'GET' && real.has(r.url));
+    assert.deepEqual(downloadedAgain.map((r) => r.url), [], `after a restart nugate downloaded packages it had on disk (protocol.md §5 item 73):\n${seen.join('\n')}`);
     assert.equal(await nugate.stop('SIGTERM'), 0);
   });
 

@@ -119,7 +119,9 @@ describe('folder publisher', () => {
     const file = join(root, 'contoso.lib', '1.0.0-beta', 'contoso.lib.1.0.0-beta.nupkg');
     assert.ok((await readFile(file)).equals(LIB));
     assert.equal(await readFile(`${file}.sha512`, 'utf8'), sha512(LIB));
+    // Besides the package and its hash, only the change stamp other processes watch (.nugate-changed).
     assert.deepEqual(await filesUnder(root), [
+      '.nugate-changed',
       'contoso.lib/1.0.0-beta/contoso.lib.1.0.0-beta.nupkg',
       'contoso.lib/1.0.0-beta/contoso.lib.1.0.0-beta.nupkg.sha512',
       'drop/Loose.Pkg.1.0.0.nupkg',
