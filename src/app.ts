@@ -43,7 +43,7 @@ import { createPublishRoutes } from './publish/routes.ts';
 import type { PublishTarget } from './sources/source.ts';
 import { healthRoutes } from './ops/health.ts';
 import { createMetrics } from './ops/metrics.ts';
-import { createLogger } from './ops/logger.ts';
+import { accessLoggerFor, createLogger } from './ops/logger.ts';
 import { secretValues } from './ops/secrets.ts';
 import { createAccessLog, requestIdOf } from './ops/access-log.ts';
 import { readyRoutes } from './ops/ready.ts';
@@ -210,7 +210,7 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
   // records a request (a refused one is counted once, under one series), so clients cannot mint metric series.
   // The web UI's recent activity: a bounded ring fed by the access log.
   const activity = createActivity(200, () => clock.now());
-  const access = createAccessLog(metrics, log, (fields) => activity.record(fields), traffic);
+  const access = createAccessLog(metrics, accessLoggerFor(log), (fields) => activity.record(fields), traffic);
   app.use('*', validRequestUrl());
   app.use('*', readAuth(config, { onRejected: access.rejected }));
   app.use('*', access.middleware);

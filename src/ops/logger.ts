@@ -77,15 +77,30 @@ export interface LoggerExtras {
   format?: 'json' | 'pretty';
 }
 
+/** Loggers for access lines, by the logger they write beside (see accessLoggerFor). */
+const accessLoggers = new WeakMap<Logger, Logger>();
+
 export function createLogger(level: string, destination?: DestinationStream, extras: LoggerExtras = {}): Logger {
   const forms = secretForms(extras.secrets ?? []);
+  const hooks = forms.length > 0 ? { hooks: { streamWrite: (line: string) => forms.reduce((out, f) => out.split(f).join(CENSOR), line) } } : {};
   const opts: LoggerOptions = {
     level,
     base: { app: 'nugate' },
     redact: { paths: REDACT_PATHS, censor: CENSOR },
     serializers: { err: serializeError, error: serializeError },
-    ...(forms.length > 0 ? { hooks: { streamWrite: (line: string) => forms.reduce((out, f) => out.split(f).join(CENSOR), line) } } : {}),
+    ...hooks,
   };
-  if (destination) return pino(opts, destination);
-  return extras.format === 'pretty' ? pino(opts, prettyDestination()) : pino(opts);
+  // Standard output is written asynchronously: lines written while a write is pending go out together, so a line
+  // per request does not block on a system call per request. pino flushes what is buffered when the process exits.
+  const stream = destination ?? (extras.format === 'pretty' ? prettyDestination() : pino.destination({ dest: 1, sync: false }));
+  const log = pino(opts, stream);
+  // Access lines carry fixed fields only (ops/access-log.ts), never an object that could hold a header: walking the
+  // redaction paths for each of them was half the cost of a cached answer. Same destination, same secret scrub.
+  accessLoggers.set(log, pino({ level, base: { app: 'nugate' }, ...hooks }, stream));
+  return log;
+}
+
+/** The logger access lines go to: `log`'s sibling without per-line redaction, or `log` itself for other loggers. */
+export function accessLoggerFor(log: Logger): Logger {
+  return accessLoggers.get(log) ?? log;
 }
