@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { strToU8, zipSync } from 'fflate';
+import { compareVersionStrings } from '../../src/nuget/version.ts';
 
 export interface ShapedPackage {
   id: string;
@@ -109,20 +110,6 @@ function buildNupkg(p: ShapedPackage): Buffer {
   );
 }
 
-function compareVersions(a: string, b: string): number {
-  const pa = a.split(/[.-]/).map((x) => (/^\d+$/.test(x) ? Number(x) : x));
-  const pb = b.split(/[.-]/).map((x) => (/^\d+$/.test(x) ? Number(x) : x));
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = pa[i];
-    const y = pb[i];
-    if (x === y) continue;
-    if (x === undefined) return -1;
-    if (y === undefined) return 1;
-    if (typeof x === 'number' && typeof y === 'number') return x - y;
-    return String(x).localeCompare(String(y));
-  }
-  return 0;
-}
 
 export async function startShapedFeed(opts: ShapedFeedOptions = {}): Promise<ShapedFeed> {
   const packages: ShapedPackage[] = [...(opts.packages ?? [])];
@@ -141,7 +128,7 @@ export async function startShapedFeed(opts: ShapedFeedOptions = {}): Promise<Sha
     }
     return b;
   };
-  const byId = (id: string): ShapedPackage[] => packages.filter((p) => lower(p.id) === lower(id)).sort((a, b) => compareVersions(a.version, b.version));
+  const byId = (id: string): ShapedPackage[] => packages.filter((p) => lower(p.id) === lower(id)).sort((a, b) => compareVersionStrings(a.version, b.version));
   const flat = (): string => `${state.origin}/flat/`;
   const reg = (): string => `${state.origin}/reg/`;
 
