@@ -45,6 +45,7 @@ import { healthRoutes } from './ops/health.ts';
 import { createMetrics } from './ops/metrics.ts';
 import { accessLoggerFor, createLogger } from './ops/logger.ts';
 import { secretValues } from './ops/secrets.ts';
+import { createCacheMetrics } from './ops/cache-metrics.ts';
 import { createAccessLog, requestIdOf } from './ops/access-log.ts';
 import { readyRoutes } from './ops/ready.ts';
 import { createActivity } from './ui/activity.ts';
@@ -67,6 +68,9 @@ export interface NugateApp {
   settle(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** A flat-container package file (nupkg, nuspec, icon, readme), as opposed to a JSON document. */
+const PACKAGE_FILE_PATH = /\/flatcontainer\/[^/?]+\/[^/?]+\/[^/?]+(?:\?|$)/;
 
 /** Read auth on raw node headers (a repeated header is no credential). */
 function authorizedHeaders(check: (authorization: string | undefined, apiKey: string | undefined) => boolean): (req: IncomingMessage) => boolean {
@@ -124,7 +128,8 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
   const log = opts.log ?? createLogger(config.log.level, undefined, { secrets: secretValues(config, env), format: config.log.format });
   // Fail on a missing credential variable before anything is opened.
   for (const u of config.upstreams) upstreamCredentialHeaders(u, env);
-  const cache = await createCache({ config, clock, log });
+  const cacheMetrics = createCacheMetrics();
+  const cache = await createCache({ config, clock, log, observer: cacheMetrics.observer });
   // Publish forwards: the environment's outbound proxy applies to them too.
   const dispatcher = createDispatcher({ env });
   // One dispatcher per upstream: its own connection limit, CA bundle and outbound proxy (upstream/http.ts).
@@ -168,6 +173,7 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
     mapping: compileMapping(config.packageSourceMapping, sources.map((u) => u.name)),
     clock,
     log,
+    cacheObserver: cacheMetrics.observer,
     warnStale(sessionId) {
       const mode = config.cache.staleWarning;
       if (mode === 'always') return true;
@@ -199,6 +205,7 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
   await mkdir(tmpDir, { recursive: true });
 
   const metrics = createMetrics(sources);
+  cacheMetrics.register(metrics.registry);
   traffic = createUpstreamMetrics(metrics.registry, { upstreams: sources, summary: () => cache.summary() });
   for (const d of [dispatcher, ...upstreamDispatchers]) observeDispatcher(d, withUpstreamLog(traffic.observer, log));
   if (config.warm.enabled && !config.offline) {
@@ -242,7 +249,10 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
       now: () => clock.now(),
       ...(config.auth.read ? { authorized: authorizedHeaders(createHeaderCheck(config)) } : {}),
       requestId: (req) => requestIdOf(req.headers['x-request-id']),
-      record: (req, status, cache, started, id) => access.answered(req, status, cache, started, id),
+      record: (req, status, cache, started, id) => {
+        cacheMetrics.observer.result(PACKAGE_FILE_PATH.test(req.url ?? '') ? 'package' : 'document', 'rendered', 'hit');
+        access.answered(req, status, cache, started, id);
+      },
     }),
     async settle() {
       await services.warm?.settled();

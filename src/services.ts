@@ -8,6 +8,7 @@ import type { SourceMapping } from './merge/mapping.ts';
 import type { RenderCache } from './http/render-cache.ts';
 import type { Clock } from './cache/clock.ts';
 import type { Warmer } from './warm/warmer.ts';
+import type { CacheObserver } from './cache/types.ts';
 
 export type { Clock } from './cache/clock.ts';
 
@@ -23,6 +24,8 @@ export interface Services {
   log: Logger;
   /** Decides whether a stale answer carries X-NuGet-Warning (cache.staleWarning). */
   warnStale(sessionId: string | undefined): boolean;
+  /** Told about answers from the rendered-response memo (metrics by cache tier). */
+  cacheObserver?: CacheObserver;
   /** Dependency warming (undefined when turned off or offline). */
   warm?: Warmer;
   /** Forgets everything held about an id, in every source and every rendered response (after a publish). */

@@ -15,10 +15,12 @@ import type { Clock } from './clock.ts';
 import { hotCost, type HotTier } from './hot.ts';
 import { blobIdPrefix, blobRelPath } from './keys.ts';
 import type { BlobEntry, HotValue } from './records.ts';
-import type { BlobCache, BlobKey, BlobLoader, BlobResult, StoredBlob } from './types.ts';
+import type { BlobCache, BlobKey, BlobLoader, BlobResult, StoredBlob, CacheObserver } from './types.ts';
 import { verifyDownload, type DownloadFacts } from './verify.ts';
 
 export interface BlobCacheDeps {
+  /** Told about every answer and eviction (metrics). */
+  observer?: CacheObserver;
   store: BlobStore;
   index: BlobIndex;
   /** Complete blobs up to cache.hotMaxEntrySize are served from here. */
@@ -90,13 +92,20 @@ export class DiskBlobCache implements BlobCache {
     const hot = this.deps.hot.get(HOT_PREFIX + rel);
     if (hot?.type === 'blob') {
       this.deps.index.touch(rel, hot.entry);
+      this.deps.observer?.result('package', 'memory', 'hit');
       return hitResult(hot.entry, { kind: 'buffer', data: hot.data });
     }
     let flight = this.flights.get(rel);
+    const joined = flight !== undefined;
     if (flight === undefined) {
       flight = this.startFlight(key, rel, loader);
     }
-    return flight.join();
+    const result = await flight.join();
+    if (result !== undefined) {
+      const stored = result.state === 'HIT';
+      this.deps.observer?.result('package', stored ? 'store' : 'upstream', joined ? 'coalesced' : stored ? 'hit' : 'miss');
+    }
+    return result;
   }
 
   async has(key: BlobKey): Promise<boolean> {
@@ -277,6 +286,7 @@ export class DiskBlobCache implements BlobCache {
     try {
       for (let round = 0; round < EVICT_ROUNDS && !this.closed; round++) {
         const step = await this.shrinkTo(Math.floor(this.deps.maxSize * LOW_WATER));
+        if (step.removed > 0) this.deps.observer?.evicted('disk', step.removed);
         report.removed += step.removed;
         report.freedBytes += step.freedBytes;
         if ((await this.deps.index.refresh()).bytes <= this.deps.maxSize) break;

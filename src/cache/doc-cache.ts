@@ -14,9 +14,11 @@ import { metaCost, type MetaIndex, type SeedEntry } from './meta-index.ts';
 import type { Policy } from './policy.ts';
 import type { DocRecord, HotValue } from './records.ts';
 import { failureKind, staleReason, type FailureKind } from './stale-reason.ts';
-import type { DocCache, DocGetOptions, DocKind, DocLoader, DocResult, LoadResult, StoredDoc } from './types.ts';
+import type { DocCache, DocGetOptions, DocKind, DocLoader, DocResult, LoadResult, StoredDoc, CacheObserver } from './types.ts';
 
 export interface DocCacheDeps {
+  /** Told about every answer and eviction (metrics). */
+  observer?: CacheObserver;
   store: MetaStore<DocRecord>;
   hot: HotTier<HotValue>;
   policy: Policy;
@@ -89,6 +91,18 @@ export class TieredDocCache implements DocCache {
   }
 
   async get(key: string, kind: DocKind, upstream: string, loader: DocLoader, opts: DocGetOptions = {}): Promise<DocResult> {
+    const observer = this.deps.observer;
+    if (observer === undefined) return this.lookup(key, kind, upstream, loader, opts);
+    const inMemory = this.deps.hot.peek(HOT_PREFIX + key) !== undefined;
+    const joined = this.flights.has(key);
+    const res = await this.lookup(key, kind, upstream, loader, opts);
+    const fetched = res.state === 'MISS' || res.state === 'REVALIDATED';
+    const outcome = fetched && joined ? 'coalesced' : res.state === 'MISS' ? 'miss' : res.state === 'REVALIDATED' ? 'revalidated' : res.state === 'STALE' ? 'stale' : 'hit';
+    observer.result('document', fetched ? 'upstream' : inMemory ? 'memory' : 'store', outcome);
+    return res;
+  }
+
+  private async lookup(key: string, kind: DocKind, upstream: string, loader: DocLoader, opts: DocGetOptions): Promise<DocResult> {
     this.removeExpired();
     let cached = await this.read(key, kind, upstream);
     // An expired negative entry is gone, whether or not its removal has run yet: it is never served stale.
@@ -255,6 +269,7 @@ export class TieredDocCache implements DocCache {
     const { doc } = record;
     const expiresAt = doc.status === 404 ? doc.storedAt + this.deps.policy.ttl(record.kind, doc.upstream, 404) : undefined;
     const doomed = this.deps.index.record(key, metaCost(key, doc.body), expiresAt);
+    if (doomed.length > 0) this.deps.observer?.evicted('metadata', doomed.length);
     for (const k of doomed) this.track(this.remove(k, { keepHot: k === key }));
   }
 

@@ -39,6 +39,8 @@ export interface HotTier<V extends object> {
 export interface HotOptions {
   maxSize: number;
   maxEntrySize: number;
+  /** Called when the LRU pushes an entry out to make room (not for deletes or replacements). */
+  onEvict?: () => void;
 }
 
 /** A hot tier; with maxSize 0 it keeps nothing (lru-cache refuses a zero bound). */
@@ -56,9 +58,11 @@ export function createHotTier<V extends object>(opts: HotOptions): HotTier<V> {
       bytes: 0,
     };
   }
+  const onEvict = opts.onEvict;
   const lru = new LRUCache<string, V>({
     maxSize: opts.maxSize,
     maxEntrySize: Math.min(opts.maxEntrySize, opts.maxSize),
+    ...(onEvict === undefined ? {} : { dispose: (_v: V, _k: string, reason: LRUCache.DisposeReason) => reason === 'evict' && onEvict() }),
   });
   return {
     get: (key) => lru.get(key),

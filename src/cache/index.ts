@@ -27,7 +27,7 @@ import { openMetaStores, type RedisStoreOptions } from './meta.ts';
 import { MetaIndex } from './meta-index.ts';
 import { createPolicy } from './policy.ts';
 import { isBlobEntry, isBlobTotals, isDocRecord, type HotValue } from './records.ts';
-import type { BlobCache, BlobFile, DocCache, DocKind } from './types.ts';
+import type { BlobCache, BlobFile, DocCache, DocKind, CacheObserver } from './types.ts';
 
 export type { Clock } from './clock.ts';
 export type { ChangeBus, ChangeEvent } from './change-bus.ts';
@@ -101,6 +101,8 @@ export interface CreateCacheOptions {
   log?: Logger;
   /** Tuning for a redis:// store (key prefix, per-operation timeout, breaker). */
   redis?: RedisStoreOptions;
+  /** Told about every answer and eviction of every tier (ops/cache-metrics.ts). */
+  observer?: CacheObserver;
 }
 
 /** Crash leftovers of the metadata file store younger than this may belong to a write in progress. */
@@ -129,7 +131,12 @@ export async function createCache(opts: CreateCacheOptions): Promise<Cache> {
   // One total for the shared folder (shared-totals.ts): where the store is shared, so is the counter.
   const totals = stores.redis !== undefined ? redisTotals(stores.redis) : stores.kind === 'file' ? fileTotals(join(coord, 'blob-totals.json')) : storeTotals(state);
   const index = new BlobIndex({ entries: stores.open('blobs', isBlobEntry), state, totals, clock, log });
-  const hot = createHotTier<HotValue>({ maxSize: config.cache.hotMaxSize, maxEntrySize: config.cache.hotMaxEntrySize });
+  const observer = opts.observer;
+  const hot = createHotTier<HotValue>({
+    maxSize: config.cache.hotMaxSize,
+    maxEntrySize: config.cache.hotMaxEntrySize,
+    ...(observer === undefined ? {} : { onEvict: () => observer.evicted('memory', 1) }),
+  });
   const blobStore = new FsBlobStore(join(config.cache.dir, 'blobs'));
 
   try {
@@ -148,6 +155,7 @@ export async function createCache(opts: CreateCacheOptions): Promise<Cache> {
 
   const metaIndex = new MetaIndex(config.cache.maxMetadataSize);
   const docs = new TieredDocCache({
+    ...(observer === undefined ? {} : { observer }),
     store: docStore,
     hot,
     policy: createPolicy(config),
@@ -161,6 +169,7 @@ export async function createCache(opts: CreateCacheOptions): Promise<Cache> {
   // accounted as they happen and win over what the walk finds).
   const seeded = docs.init().catch((err: unknown) => log.warn({ err }, 'cannot walk the metadata tier; cache.maxMetadataSize counts new writes only'));
   const blobs = new DiskBlobCache({
+    ...(observer === undefined ? {} : { observer }),
     store: blobStore,
     index,
     hot,

@@ -169,3 +169,13 @@ export interface BlobCache {
    */
   evictId(id: string): Promise<void>;
 }
+
+/** Where an answer came from: the hot tier, the metadata or blob store, the upstream, or the rendered-response memo. */
+export type CacheTier = 'memory' | 'store' | 'upstream' | 'rendered';
+export type CacheOutcome = 'hit' | 'miss' | 'stale' | 'revalidated' | 'coalesced';
+
+/** Told about every cache answer and eviction, for /metrics (ops/cache-metrics.ts). Must be cheap and never throw. */
+export interface CacheObserver {
+  result(kind: 'document' | 'package', tier: CacheTier, outcome: CacheOutcome): void;
+  evicted(tier: 'memory' | 'metadata' | 'disk', count: number): void;
+}

@@ -199,7 +199,10 @@ export async function rendered(c: Context<Env>, s: Services, feed: Feed, build: 
   const key = renderKey(c, root);
   const now = s.clock.now();
   const hit = s.render.get(key);
-  if (hit) return sendRendered(c, hit, now, 'HIT');
+  if (hit) {
+    s.cacheObserver?.result('document', 'rendered', 'hit');
+    return sendRendered(c, hit, now, 'HIT');
+  }
   const b = await build(base);
   const combined = combine(b.outcomes);
   if (combined.staleReasons.length > 0) s.log.info({ path: c.req.path, reasons: combined.staleReasons }, 'served without a fresh upstream answer');
