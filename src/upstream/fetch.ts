@@ -176,7 +176,7 @@ class Report {
 }
 
 /** What one request is up against: the total deadline, the client's abort, and which hop it is on. */
-export class Exchange {
+class Exchange {
   readonly req: Pick<FetchRequest, 'upstream' | 'signal'>;
   readonly signal: AbortSignal;
   /** Redirects followed so far (a refused address after a redirect is a redirect failure, not a connect one). */
@@ -237,7 +237,7 @@ function isSuccess(status: number): boolean {
 // https://www.rfc-editor.org/rfc/rfc9110#section-15.4 (300 and 304 are answers, not hops).
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-export interface Opened {
+interface Opened {
   status: number;
   headers: Record<string, string>;
   body: Dispatcher.ResponseData['body'];
@@ -249,7 +249,7 @@ export interface Opened {
  * Sends the request and follows redirects by hand under the policy. Transport failures are classified by `x`;
  * any final status is returned.
  */
-export async function openFollowing(
+async function openFollowing(
   dispatcher: Dispatcher,
   req: Omit<FetchRequest, 'timeout' | 'idleTimeout' | 'maxBytes'>,
   x: Exchange,
@@ -320,7 +320,7 @@ function drop(body: Dispatcher.ResponseData['body']): void {
 }
 
 /** A response whose body is to be bounded (undici's, or an in-process transport's). */
-export type BodySource = Pick<Opened, 'status' | 'headers' | 'method'> & { body: Readable };
+type BodySource = Pick<Opened, 'status' | 'headers' | 'method'> & { body: Readable };
 
 interface Bounded {
   body: Readable;
@@ -333,7 +333,7 @@ interface Bounded {
  * cap, bomb ratio, idle, Content-Length mismatch, client abort, deadline) destroys the returned stream with an
  * UpstreamError and releases the upstream body.
  */
-export function boundedBody(opened: BodySource, x: Exchange, limits: { maxBytes: number; idleTimeout: number; bombGuard: boolean }): Bounded {
+function boundedBody(opened: BodySource, x: Exchange, limits: { maxBytes: number; idleTimeout: number; bombGuard: boolean }): Bounded {
   const raw = opened.body;
   const encoding = parseEncoding(opened.headers['content-encoding']);
   if (encoding === undefined) {
@@ -425,7 +425,7 @@ function release(body: Readable): void {
 }
 
 /** Reads a whole stream into memory (its producer bounds it). */
-export function collect(stream: Readable): Promise<Buffer> {
+function collect(stream: Readable): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
