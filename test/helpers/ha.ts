@@ -128,7 +128,10 @@ export async function pushPackage(base: string, pkg: Buffer, apiKey: string): Pr
   return res.status;
 }
 
-/** Bytes of the complete blobs under a cache folder (temp and lock files are dot names and not counted). */
+/**
+ * Bytes of the complete blobs under a cache folder (temp and lock files are dot names and not counted). The
+ * evictor may remove a file between readdir and stat: a file gone by then counts as gone.
+ */
 export async function blobBytes(cacheDir: string): Promise<number> {
   let total = 0;
   const walk = async (dir: string): Promise<void> => {
@@ -136,11 +139,20 @@ export async function blobBytes(cacheDir: string): Promise<number> {
       if (entry.name.startsWith('.')) continue;
       const path = join(dir, entry.name);
       if (entry.isDirectory()) await walk(path);
-      else total += (await stat(path)).size;
+      else total += await sizeOrZero(path);
     }
   };
   await walk(join(cacheDir, 'blobs'));
   return total;
+}
+
+async function sizeOrZero(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
 }
 
 /** Polls `check` until it returns true or `timeoutMs` passes; returns the last value. */
