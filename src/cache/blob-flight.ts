@@ -238,7 +238,11 @@ export class BlobFlight implements TailSource {
       const facts: DownloadFacts = { key: this.deps.key, path: this.temp.path, size: this.written, sha512 };
       if (body.length !== undefined) facts.expectedLength = body.length;
       if (body.sha512 !== undefined) facts.expectedSha512 = body.sha512;
+      // The fsync overlaps verification: the client's last byte waits for the longer of the two, not their sum.
+      const flushed = this.temp.flush();
+      flushed.catch(() => undefined);
       await this.deps.verify(facts);
+      await flushed;
       if (this.abortReason !== undefined) throw this.abortReason;
       if (this.deps.shouldKeep()) {
         await this.temp.commit();

@@ -33,7 +33,12 @@ export interface TempBlob {
   write(chunk: Buffer, position: number): Promise<void>;
   /** Reads into `buf` from `position`; returns the number of bytes read. */
   read(buf: Buffer, position: number): Promise<number>;
-  /** fsync → rename into place → fsync the folder. The handle stays open and readable. */
+  /**
+   * fsyncs what is written (once; the download is complete). Verification runs meanwhile: the client's last byte
+   * waits for both, and neither needs the other.
+   */
+  flush(): Promise<void>;
+  /** flush → rename into place → fsync the folder. The handle stays open and readable. */
   commit(): Promise<void>;
   /** Removes the temp file (a failed or unwanted download). */
   abort(): Promise<void>;
@@ -220,6 +225,7 @@ export class FsBlobStore implements BlobStore {
 
 class FsTempBlob implements TempBlob {
   private closed = false;
+  private flushed: Promise<void> | undefined;
 
   constructor(
     readonly key: BlobKey,
@@ -243,8 +249,13 @@ class FsTempBlob implements TempBlob {
     return bytesRead;
   }
 
+  flush(): Promise<void> {
+    this.flushed ??= this.fh.sync();
+    return this.flushed;
+  }
+
   async commit(): Promise<void> {
-    await this.fh.sync();
+    await this.flush();
     await rename(this.path, this.target);
     await syncDir(dirname(this.target));
     await unlink(this.marker).catch(() => undefined);
