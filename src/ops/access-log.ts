@@ -12,7 +12,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import { X_CACHE_STATE, type TaggedResponse, type Env } from '../http/respond.ts';
 import type { Metrics } from './metrics.ts';
-import { resourceLabel } from './labels.ts';
+import { resourceLabel, type ResourceLabel } from './labels.ts';
 import { traceRequest, type RequestTrace, type UpstreamExchange } from '../upstream/observe.ts';
 import type { UpstreamMetrics } from './upstream-metrics.ts';
 
@@ -36,7 +36,7 @@ export interface RequestLogFields {
   id?: string;
   /** User agent, cut short and without control characters. */
   ua?: string;
-  resource?: string;
+  resource?: ResourceLabel;
   /** Bytes written to the client for this response, headers included (0 when unknown). */
   bytes?: number;
   /** The upstream requests made while answering: configured name, status (or failure), ms to headers. */
@@ -100,7 +100,7 @@ export function createAccessLog(metrics: Metrics, log: Logger, onAnswered?: (fie
   /** The one access line (and the served-bytes metric), written when the answer is finished. */
   function line(fields: RequestLogFields, socket: Socket | null | undefined): void {
     fields.bytes = bytesOfAnswer(socket);
-    traffic?.served(resourceLabel(fields.path), fields.cache, fields.bytes);
+    traffic?.served(fields.resource ?? resourceLabel(fields.path), fields.cache, fields.bytes);
     if (fields.status >= 500) log.warn(fields, 'request');
     else log.info(fields, 'request');
   }
@@ -121,10 +121,11 @@ export function createAccessLog(metrics: Metrics, log: Logger, onAnswered?: (fie
       const raw = outgoing?.getHeader('x-cache');
       const cache = res[X_CACHE_STATE] ?? res.headers.get('x-cache') ?? (typeof raw === 'string' ? raw : '-');
       const status = res.status;
-      metrics.observe(resourceLabel(c.req.path), status, cache, seconds);
-      // The web UI's recent activity (src/ui/activity.ts): the same fixed fields a log line carries.
-      if (onAnswered !== undefined) onAnswered(fieldsOf(c, status, cache, Math.round(seconds * 1000)));
-      const fields: RequestLogFields = { id, ...fieldsOf(c, status, cache, Math.round(seconds * 1000)), resource: resourceLabel(c.req.path) };
+      const resource = resourceLabel(c.req.path);
+      metrics.observe(resource, status, cache, seconds);
+      const fields: RequestLogFields = { id, ...fieldsOf(c, status, cache, Math.round(seconds * 1000)), resource };
+      // The web UI's recent activity (src/ui/activity.ts): the same fixed fields a log line carries (it copies them).
+      if (onAnswered !== undefined) onAnswered(fields);
       const ua = agentOf(c.req.header('user-agent'));
       if (ua !== undefined) fields.ua = ua;
       const upstream = upstreamsOf(trace);
@@ -140,13 +141,15 @@ export function createAccessLog(metrics: Metrics, log: Logger, onAnswered?: (fie
       const target = req.url ?? '/';
       const query = target.indexOf('?');
       const path = (query < 0 ? target : target.slice(0, query)).slice(0, MAX_LOGGED_PATH);
-      metrics.observe(resourceLabel(path), status, cache, seconds);
-      const fields: RequestLogFields = { id, method: req.method ?? 'GET', path, status, cache, ms: Math.round(seconds * 1000), resource: resourceLabel(path) };
+      const resource = resourceLabel(path);
+      metrics.observe(resource, status, cache, seconds);
+      const fields: RequestLogFields = { id, method: req.method ?? 'GET', path, status, cache, ms: Math.round(seconds * 1000), resource };
       const session = req.headers['x-nuget-session-id'];
       if (typeof session === 'string' && SESSION_ID.test(session)) fields.session = session;
       const ua = agentOf(req.headers['user-agent']);
       if (ua !== undefined) fields.ua = ua;
-      if (onAnswered !== undefined) onAnswered({ ...fields });
+      // The activity ring copies what it keeps (ui/activity.ts).
+      if (onAnswered !== undefined) onAnswered(fields);
       // The fast path has ended the response already: its bytes are on the socket.
       line(fields, req.socket);
     },
