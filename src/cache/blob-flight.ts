@@ -150,6 +150,7 @@ export class BlobFlight implements TailSource {
       body: { kind: 'stream', stream: new TailReader(this) },
       contentType: this.contentType,
       state: 'MISS',
+      settled: this.ended.then(() => this.phase === 'done'),
     };
     if (this.upstream?.length !== undefined) result.size = this.upstream.length;
     return result;

@@ -137,6 +137,12 @@ export interface BlobResult {
   etag?: string;
   sha512?: string;
   state: CacheState;
+  /**
+   * A download in flight: true once every byte arrived and passed verification, false if it failed. A caller
+   * that only wants the blob in the cache (warming) closes the body and awaits this, rather than reading back
+   * bytes it does not need.
+   */
+  settled?: Promise<boolean>;
 }
 
 export type BlobLoader = () => Promise<UpstreamBody | 'notFound'>;

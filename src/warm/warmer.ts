@@ -14,7 +14,7 @@ import { LRUCache } from 'lru-cache';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Services, Feed } from '../services.ts';
-import { readBlobBody, closeBlobBody, blobBodyStream } from '../cache/blob-body.ts';
+import { readBlobBody, closeBlobBody } from '../cache/blob-body.ts';
 import { parseNuspec } from '../nuget/nuspec.ts';
 import { lowerNormalized, lowestApplicable, normalize, parseRange } from '../nuget/version.ts';
 import { isValidId, normalizeId } from '../nuget/id.ts';
@@ -244,9 +244,11 @@ export class Warmer {
     if (!(await src.holds(id, version, 'nupkg'))) {
       const blob = await src.file(id, version, 'nupkg');
       if (blob === undefined) return;
-      // Reading the body to its end lets the download finish and be verified; the bytes go nowhere.
-      const body = blobBodyStream(blob.body);
-      for await (const chunk of body) void chunk;
+      // The bytes are not read here: a download in flight finishes and is verified whether or not anyone reads
+      // it (`settled`), and any other body is complete already. Reading every warmed package back from disk only
+      // to drop it was CPU spent on the cores the restoring client needs.
+      await closeBlobBody(blob.body);
+      if (blob.settled !== undefined && !(await blob.settled)) return;
       if (blob.state === 'MISS') {
         this.unclaimed.set(`package:${id}@${version}`, 'package');
         this.count('package', 'warmed');
