@@ -86,6 +86,11 @@ export class Warmer {
   private readonly seen: LRUCache<string, true>;
   /** Items warmed and not yet asked for by a client; what leaves unclaimed was wasted. */
   private readonly unclaimed: LRUCache<string, Kind>;
+  /**
+   * Warm-ups still fetching, and whether a client asked for the item meanwhile: a client that joins the fetch in
+   * flight used it as much as one that finds it held (a cold restore's client mostly arrives during the fetch).
+   */
+  private readonly inFlight = new Map<string, { claimed: boolean }>();
   private readonly counter: Counter<'kind' | 'outcome'> | undefined;
   private idle: Array<() => void> = [];
 
@@ -142,6 +147,31 @@ export class Warmer {
 
   private claim(key: string, kind: Kind): void {
     if (this.unclaimed.delete(key)) this.count(kind, 'used');
+    else {
+      const flight = this.inFlight.get(key);
+      if (flight !== undefined) flight.claimed = true;
+    }
+  }
+
+  /**
+   * Runs the fetch of one warmed item; `fetched` says whether it came from the upstream (a warm-up that found the
+   * item held warmed nothing). Counted as warmed, and as used at once when a client asked while it was in flight.
+   */
+  private async tracked<T>(key: string, kind: Kind, fetch: () => Promise<T>, fetched: (value: T) => boolean): Promise<T> {
+    if (this.inFlight.has(key)) return fetch();
+    const flight = { claimed: false };
+    this.inFlight.set(key, flight);
+    try {
+      const value = await fetch();
+      if (fetched(value)) {
+        this.count(kind, 'warmed');
+        if (flight.claimed) this.count(kind, 'used');
+        else this.unclaimed.set(key, kind);
+      }
+      return value;
+    } finally {
+      this.inFlight.delete(key);
+    }
   }
 
   private count(kind: Kind, outcome: 'warmed' | 'used' | 'wasted'): void {
@@ -225,13 +255,13 @@ export class Warmer {
     }
   }
 
-  private async warmVersions(feed: Feed, id: string): Promise<{ versions: string[] }> {
-    const merged = await mergedVersions(this.s, feed, id);
-    if (merged.outcomes.some((o) => o.kind === 'ok' && o.meta.state === 'MISS')) {
-      this.unclaimed.set(`versions:${id}`, 'versions');
-      this.count('versions', 'warmed');
-    }
-    return merged;
+  private warmVersions(feed: Feed, id: string): Promise<{ versions: string[] }> {
+    return this.tracked(
+      `versions:${id}`,
+      'versions',
+      () => mergedVersions(this.s, feed, id),
+      (merged) => merged.outcomes.some((o) => o.kind === 'ok' && o.meta.state === 'MISS'),
+    );
   }
 
   /** Downloads one package into the cache (never into memory), then follows it to its dependencies. */
@@ -242,17 +272,22 @@ export class Warmer {
     const src = await resolveSource(this.s, feed, id, version, 'nupkg');
     if (src === undefined) return;
     if (!(await src.holds(id, version, 'nupkg'))) {
-      const blob = await src.file(id, version, 'nupkg');
-      if (blob === undefined) return;
-      // The bytes are not read here: a download in flight finishes and is verified whether or not anyone reads
-      // it (`settled`), and any other body is complete already. Reading every warmed package back from disk only
-      // to drop it was CPU spent on the cores the restoring client needs.
-      await closeBlobBody(blob.body);
-      if (blob.settled !== undefined && !(await blob.settled)) return;
-      if (blob.state === 'MISS') {
-        this.unclaimed.set(`package:${id}@${version}`, 'package');
-        this.count('package', 'warmed');
-      }
+      const downloaded = await this.tracked(
+        `package:${id}@${version}`,
+        'package',
+        async () => {
+          const blob = await src.file(id, version, 'nupkg');
+          if (blob === undefined) return undefined;
+          // The bytes are not read here: a download in flight finishes and is verified whether or not anyone
+          // reads it (`settled`), and any other body is complete already. Reading every warmed package back from
+          // disk only to drop it was CPU spent on the cores the restoring client needs.
+          await closeBlobBody(blob.body);
+          if (blob.settled !== undefined && !(await blob.settled)) return undefined;
+          return blob.state;
+        },
+        (state) => state === 'MISS',
+      );
+      if (downloaded === undefined) return;
     }
     this.afterPackage(feed, id, version);
   }

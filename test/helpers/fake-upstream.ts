@@ -39,6 +39,8 @@ export interface FakeUpstream {
   packages: FakePackage[];
   requests: RequestRecord[];
   count(substring: string): number;
+  /** Like `count`, for requests that have arrived, answered or still held by `delay`. */
+  arrived(substring: string): number;
   /** Makes every request whose path contains `match` fail this way (until cleared). */
   fail(match: string, fault: Fault): void;
   clearFaults(): void;
@@ -334,7 +336,9 @@ export async function startFakeUpstream(initial: FakePackage[] = []): Promise<Fa
     return send(res, 404, 'not found');
   };
 
+  const arrivals: string[] = [];
   const withDelay = (fn: (req: IncomingMessage, res: ServerResponse) => void) => (req: IncomingMessage, res: ServerResponse) => {
+    arrivals.push(req.url ?? '/');
     if (state.delay > 0) setTimeout(() => fn(req, res), state.delay);
     else fn(req, res);
   };
@@ -352,6 +356,7 @@ export async function startFakeUpstream(initial: FakePackage[] = []): Promise<Fa
     packages,
     requests,
     count: (s) => requests.filter((r) => r.path.includes(s)).length,
+    arrived: (s) => arrivals.filter((p) => p.includes(s)).length,
     fail: (match, fault) => faults.set(match, fault),
     clearFaults: () => faults.clear(),
     get gzipRegistration() {

@@ -75,6 +75,31 @@ async function warmCounts(ng: Running): Promise<(kind: string, outcome: string) 
   return (kind, outcome) => Number(new RegExp(`nugate_warm_items_total\\{kind="${kind}",outcome="${outcome}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
 }
 
+test('a client that joins a warm-up still in flight counts it as used, not wasted', async () => {
+  const clock = testClock();
+  const { up, ng } = await setUp({}, clock);
+  await get(`${ng.url}/v3/flatcontainer/app.root/1.0.0/app.root.1.0.0.nupkg`);
+  // From now on the upstream holds every answer: the warm-ups of the next level are in flight when the client asks.
+  up.delay = 300;
+  const inFlight = async (path: string): Promise<void> => {
+    for (let i = 0; i < 200 && up.arrived(path) === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(up.arrived(path), 1, `the warm-up asked for ${path}`);
+  };
+  await inFlight('/flat/lib.mid/index.json');
+  await inFlight(nupkgPath('Lib.Mid', '1.1.0'));
+  const [list, pkg] = await Promise.all([get(`${ng.url}/v3/flatcontainer/lib.mid/index.json`), get(`${ng.url}/v3/flatcontainer/lib.mid/1.1.0/lib.mid.1.1.0.nupkg`)]);
+  assert.equal(list.status, 200);
+  assert.equal(pkg.status, 200);
+  await ng.nugate.settle();
+  assert.equal(up.count('/flat/lib.mid/index.json') + up.count(nupkgPath('Lib.Mid', '1.1.0')), 2, 'the client joined the warm-ups: no request of its own');
+  clock.advance(11 * 60_000);
+  const value = await warmCounts(ng);
+  assert.equal(value('versions', 'used'), 1);
+  assert.equal(value('package', 'used'), 1);
+  assert.equal(value('versions', 'wasted'), 2, 'Lib.Gap and Lib.Leaf were never asked for');
+  assert.equal(value('package', 'wasted'), 2);
+});
+
 test('warmed items no client asks for within 10 minutes count as wasted', async () => {
   const clock = testClock();
   const { ng } = await setUp({}, clock);
