@@ -14,6 +14,7 @@ import type { Lease } from './file-lock.ts';
 import { TailReader, type TailSource } from './tail-reader.ts';
 import type { BlobKey, BlobLoader, BlobResult, UpstreamBody } from './types.ts';
 import type { DownloadFacts } from './verify.ts';
+import { sniffNuspec, type NuspecSniffer } from '../nuget/nuspec-sniff.ts';
 
 export interface CompletedDownload {
   key: BlobKey;
@@ -62,6 +63,8 @@ export class BlobFlight implements TailSource {
   private temp: TempBlob | undefined;
   private upstream: UpstreamBody | undefined;
   private written = 0;
+  /** A package's nuspec, looked for in its first bytes so warming need not wait for the rest (nuspec-sniff.ts). */
+  private readonly sniffer: NuspecSniffer | undefined;
   private error: Error | undefined;
   /** The flight's own reference plus one per live reader; the file closes at zero. */
   private refs = 1;
@@ -74,6 +77,7 @@ export class BlobFlight implements TailSource {
 
   constructor(deps: FlightDeps) {
     this.deps = deps;
+    this.sniffer = deps.key.file === 'nupkg' ? sniffNuspec() : undefined;
     this.next = this.newChangePromise();
     this.ended = this.run();
   }
@@ -152,6 +156,7 @@ export class BlobFlight implements TailSource {
       state: 'MISS',
       settled: this.ended.then(() => this.phase === 'done'),
     };
+    if (this.sniffer !== undefined) result.nuspec = this.sniffer.nuspec;
     if (this.upstream?.length !== undefined) result.size = this.upstream.length;
     return result;
   }
@@ -288,6 +293,14 @@ export class BlobFlight implements TailSource {
   private async pump(stream: Readable, length: number | undefined): Promise<string> {
     const temp = this.temp;
     if (temp === undefined) throw new Error('blob download: no temp file');
+    try {
+      return await this.pumpInto(temp, stream, length);
+    } finally {
+      this.sniffer?.end();
+    }
+  }
+
+  private async pumpInto(temp: TempBlob, stream: Readable, length: number | undefined): Promise<string> {
     const hash = createHash('sha512');
     // for-await pauses the upstream while a write is pending, and destroys it if we stop early.
     for await (const chunk of stream) {
@@ -297,6 +310,7 @@ export class BlobFlight implements TailSource {
       }
       if (this.written + buf.length > this.deps.maxBytes) throw this.tooLarge();
       hash.update(buf);
+      this.sniffer?.push(buf);
       await temp.write(buf, this.written);
       this.written += buf.length;
       this.notify();

@@ -143,6 +143,11 @@ export interface BlobResult {
    * bytes it does not need.
    */
   settled?: Promise<boolean>;
+  /**
+   * A package download in flight: its nuspec as soon as its first bytes show it (nuget/nuspec-sniff.ts), for
+   * warming only (the bytes are not verified yet); undefined when they do not.
+   */
+  nuspec?: Promise<Buffer | undefined>;
 }
 
 export type BlobLoader = () => Promise<UpstreamBody | 'notFound'>;

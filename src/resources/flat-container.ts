@@ -61,7 +61,13 @@ export function flatContainerRoutes(s: Services, feed: Feed): Hono<Env> {
       // The client reads this package's dependencies next: have them ready (src/warm/warmer.ts). Once the answer is
       // sent, a downloaded package is held (its last byte waits for verification), so its nuspec costs no request.
       const warm = s.warm;
-      if (warm !== undefined && c.req.method === 'GET') c.env.outgoing.once('finish', () => warm.afterPackage(feed, id, version));
+      if (warm !== undefined && c.req.method === 'GET') {
+        // A download in flight shows its nuspec in its first bytes: the next level is warmed while the rest arrives.
+        void blob.nuspec?.then((xml) => {
+          if (xml !== undefined) warm.withNuspec(feed, id, version, xml);
+        });
+        c.env.outgoing.once('finish', () => warm.afterPackage(feed, id, version));
+      }
     }
     return sendBlob(c, blob, contentTypeOf(file, blob.contentType), s.log);
   };

@@ -129,6 +129,20 @@ export class Warmer {
     this.enqueue(`deps:${feed.path}:${id}@${version}`, () => this.warmDependenciesOf(feed, id, version));
   }
 
+  /**
+   * A package is downloading and its first bytes held its nuspec (BlobResult.nuspec): warm its dependencies now,
+   * not once the whole package is stored. Same key as afterPackage, so each package is followed once.
+   */
+  withNuspec(feed: Feed, id: string, version: string, xml: Buffer): void {
+    if (this.s.config.offline) return;
+    this.enqueue(`deps:${feed.path}:${id}@${version}`, async () => {
+      const nuspec = parseNuspec(xml);
+      // Unverified bytes: a manifest that names another package is no hint about this one.
+      if (nuspec.id.toLowerCase() !== id || lowerNormalized(nuspec.version) !== version) return;
+      this.queueDependencies(feed, nuspec);
+    });
+  }
+
   /** A client asked for the version list of `id`: if warming fetched it, that warm-up was used. */
   claimVersions(id: string): void {
     this.claim(`versions:${id}`, 'versions');
@@ -213,7 +227,11 @@ export class Warmer {
       await closeBlobBody(blob.body);
       return;
     }
-    const nuspec = parseNuspec(await readBlobBody(blob.body));
+    this.queueDependencies(feed, parseNuspec(await readBlobBody(blob.body)));
+  }
+
+  /** Queues each dependency of the group a current .NET project restores. */
+  private queueDependencies(feed: Feed, nuspec: ReturnType<typeof parseNuspec>): void {
     const wanted = new Map<string, Set<string>>();
     for (const group of likelyGroups(nuspec.dependencyGroups)) {
       for (const dep of group.dependencies) {
@@ -278,6 +296,10 @@ export class Warmer {
         async () => {
           const blob = await src.file(id, version, 'nupkg');
           if (blob === undefined) return undefined;
+          // The next level starts as soon as the nuspec has arrived, while the rest of this package downloads.
+          void blob.nuspec?.then((xml) => {
+            if (xml !== undefined) this.withNuspec(feed, id, version, xml);
+          });
           // The bytes are not read here: a download in flight finishes and is verified whether or not anyone
           // reads it (`settled`), and any other body is complete already. Reading every warmed package back from
           // disk only to drop it was CPU spent on the cores the restoring client needs.

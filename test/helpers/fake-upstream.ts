@@ -21,7 +21,8 @@ export interface FakePackage {
   padding?: number;
 }
 
-export type Fault = 'status500' | 'reset' | 'truncate' | 'hang' | 'html200';
+/** `stall`: a package's head and first half at once, the rest only when the faults are cleared. */
+export type Fault = 'status500' | 'reset' | 'truncate' | 'hang' | 'html200' | 'stall';
 
 export interface RequestRecord {
   method: string;
@@ -93,6 +94,8 @@ export async function startFakeUpstream(initial: FakePackage[] = []): Promise<Fa
   const packages: FakePackage[] = [...initial];
   const requests: RequestRecord[] = [];
   const faults = new Map<string, Fault>();
+  /** Stalled package answers, finished when the faults are cleared. */
+  const stalled: Array<() => void> = [];
   const nupkgs = new Map<string, Buffer>();
   const key = (id: string, v: string): string => `${lower(id)}/${lower(v)}`;
   const nupkgOf = (p: FakePackage): Buffer => {
@@ -244,7 +247,7 @@ export async function startFakeUpstream(initial: FakePackage[] = []): Promise<Fa
 
   const applyFault = (req: IncomingMessage, res: ServerResponse): boolean => {
     for (const [match, fault] of faults) {
-      if (!(req.url ?? '').includes(match)) continue;
+      if (!(req.url ?? '').includes(match) || fault === 'stall') continue;
       if (fault === 'status500') send(res, 500, 'boom');
       else if (fault === 'reset') req.socket.destroy();
       else if (fault === 'html200') send(res, 200, '<html><body>Sign in</body></html>', { 'content-type': 'text/html' });
@@ -293,7 +296,17 @@ export async function startFakeUpstream(initial: FakePackage[] = []): Promise<Fa
     if (m?.[1] && m[2] && m[3]) {
       const p = byId(m[1]).find((x) => lower(x.version) === m?.[2]);
       if (!p) return send(res, 404, 'not found');
-      if (m[3] === `${m[1]}.${m[2]}.nupkg`) return send(res, 200, nupkgOf(p), { 'content-type': 'application/octet-stream' });
+      if (m[3] === `${m[1]}.${m[2]}.nupkg`) {
+        const body = nupkgOf(p);
+        if ([...faults].some(([match, fault]) => fault === 'stall' && (req.url ?? '').includes(match))) {
+          const half = Math.floor(body.length / 2);
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length) });
+          res.write(body.subarray(0, half));
+          stalled.push(() => res.end(body.subarray(half)));
+          return;
+        }
+        return send(res, 200, body, { 'content-type': 'application/octet-stream' });
+      }
       if (m[3] === `${m[1]}.nuspec`) return send(res, 200, nuspecOf(p), { 'content-type': 'text/xml' });
       return send(res, 404, 'not found');
     }
@@ -358,7 +371,10 @@ export async function startFakeUpstream(initial: FakePackage[] = []): Promise<Fa
     count: (s) => requests.filter((r) => r.path.includes(s)).length,
     arrived: (s) => arrivals.filter((p) => p.includes(s)).length,
     fail: (match, fault) => faults.set(match, fault),
-    clearFaults: () => faults.clear(),
+    clearFaults: () => {
+      faults.clear();
+      for (const finish of stalled.splice(0)) finish();
+    },
     get gzipRegistration() {
       return state.gzipRegistration;
     },

@@ -75,6 +75,23 @@ async function warmCounts(ng: Running): Promise<(kind: string, outcome: string) 
   return (kind, outcome) => Number(new RegExp(`nugate_warm_items_total\\{kind="${kind}",outcome="${outcome}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
 }
 
+test('the next level is warmed as soon as a package shows its nuspec, before the rest of it has arrived', async () => {
+  const { up, ng } = await setUp();
+  // App.Root's nuspec is its first entry; 64 KB of padding come after it. The upstream sends half and stalls.
+  up.add({ id: 'App.Slow', version: '1.0.0', padding: 64 * 1024, dependencies: [{ id: 'Lib.Mid', range: '[1.1.0, )' }] });
+  up.fail('/flat/app.slow/1.0.0/', 'stall');
+  const res = await fetch(`${ng.url}/v3/flatcontainer/app.slow/1.0.0/app.slow.1.0.0.nupkg`);
+  assert.equal(res.status, 200);
+  for (let i = 0; i < 400 && up.arrived(nupkgPath('Lib.Mid', '1.1.0')) === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(up.arrived('/flat/lib.mid/index.json'), 1, 'the dependency list was asked for while the package was still downloading');
+  assert.equal(up.arrived(nupkgPath('Lib.Mid', '1.1.0')), 1, 'and its lower bound');
+  up.clearFaults();
+  const body = Buffer.from(await res.arrayBuffer());
+  assert.ok(body.equals(up.nupkg('App.Slow', '1.0.0')), 'the client still gets the whole, verified package');
+  await ng.nugate.settle();
+  assert.equal(up.count('/flat/lib.mid/index.json'), 1, 'warmed once');
+});
+
 test('a client that joins a warm-up still in flight counts it as used, not wasted', async () => {
   const clock = testClock();
   const { up, ng } = await setUp({}, clock);
