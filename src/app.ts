@@ -217,7 +217,16 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
   // records a request (a refused one is counted once, under one series), so clients cannot mint metric series.
   // The web UI's recent activity: a bounded ring fed by the access log.
   const activity = createActivity(200, () => clock.now());
-  const access = createAccessLog(metrics, accessLoggerFor(log), (fields) => activity.record(fields), traffic);
+  const access = createAccessLog(
+    metrics,
+    accessLoggerFor(log),
+    (fields) => {
+      activity.record(fields);
+      // A NuGet client's new operation: its restore will end by asking for the vulnerability data (warm/warmer.ts).
+      if (fields.session !== undefined) services.warm?.sessionStarted(fields.session);
+    },
+    traffic,
+  );
   app.use('*', validRequestUrl());
   app.use('*', readAuth(config, { onRejected: access.rejected }));
   app.use('*', access.middleware);

@@ -14,6 +14,8 @@ import { LRUCache } from 'lru-cache';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { Services, Feed } from '../services.ts';
+import type { Source } from '../sources/source.ts';
+import { FEED_SENTINEL } from '../feed-urls.ts';
 import { readBlobBody, closeBlobBody } from '../cache/blob-body.ts';
 import { parseNuspec } from '../nuget/nuspec.ts';
 import { lowerNormalized, lowestApplicable, normalize, parseRange } from '../nuget/version.ts';
@@ -38,6 +40,8 @@ const SEEN_MAX = 50_000;
 const QUEUE_MAX = 5_000;
 /** A version list that answers within this long was held: no speculative download is needed. */
 const HELD_LIST_MS = 5;
+/** How a canonical document names a page nugate serves through a signed link: `{feed}raw/{upstream}/{token}`. */
+const RAW_LINKS = `${FEED_SENTINEL}raw/`;
 /** A nuspec is a few KB; anything this big is not read for warming. */
 const MAX_NUSPEC_BYTES = 4 * 1024 * 1024;
 
@@ -91,6 +95,8 @@ export class Warmer {
    * flight used it as much as one that finds it held (a cold restore's client mostly arrives during the fetch).
    */
   private readonly inFlight = new Map<string, { claimed: boolean }>();
+  /** Client sessions seen (X-NuGet-Session-Id), so each starts at most one audit warm-up check. */
+  private readonly sessions: LRUCache<string, true>;
   private readonly counter: Counter<'kind' | 'outcome'> | undefined;
   private idle: Array<() => void> = [];
 
@@ -100,6 +106,7 @@ export class Warmer {
     this.concurrency = Math.max(1, opts.concurrency);
     const perf = { now: () => this.s.clock.now() };
     this.seen = new LRUCache<string, true>({ max: SEEN_MAX, ttl: CLAIM_WINDOW_MS, perf });
+    this.sessions = new LRUCache<string, true>({ max: SEEN_MAX, ttl: CLAIM_WINDOW_MS, perf });
     this.unclaimed = new LRUCache<string, Kind>({
       max: SEEN_MAX,
       ttl: CLAIM_WINDOW_MS,
@@ -141,6 +148,18 @@ export class Warmer {
       if (nuspec.id.toLowerCase() !== id || lowerNormalized(nuspec.version) !== version) return;
       this.queueDependencies(feed, nuspec);
     });
+  }
+
+  /**
+   * A NuGet client began an operation (an X-NuGet-Session-Id not seen before). A restore ends by asking for the
+   * vulnerability data (NuGetAudit, on by default since .NET 8): fetch each upstream's index and pages now, in the
+   * background, so the end of the restore does not wait two upstream round trips. Fresh copies cost nothing; each
+   * upstream is checked at most once per CLAIM_WINDOW_MS.
+   */
+  sessionStarted(session: string): void {
+    if (this.s.config.offline || this.sessions.has(session)) return;
+    this.sessions.set(session, true);
+    for (const src of this.s.sources) this.enqueue(`audit:${src.name}`, () => this.warmAudit(src));
   }
 
   /** A client asked for the version list of `id`: if warming fetched it, that warm-up was used. */
@@ -280,6 +299,20 @@ export class Warmer {
       () => mergedVersions(this.s, feed, id),
       (merged) => merged.outcomes.some((o) => o.kind === 'ok' && o.meta.state === 'MISS'),
     );
+  }
+
+  /** The source's vulnerability index and every page it links (the pages are nugate links: raw/{upstream}/{token}). */
+  private async warmAudit(src: Source): Promise<void> {
+    const index = await src.vulnerabilityIndex();
+    if (!index.found || !Array.isArray(index.value)) return;
+    const tokens: string[] = [];
+    for (const entry of index.value as unknown[]) {
+      const id = typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>)['@id'] : undefined;
+      if (typeof id !== 'string' || !id.startsWith(RAW_LINKS)) continue;
+      const [upstream, token, ...rest] = id.slice(RAW_LINKS.length).split('/');
+      if (upstream === src.name && token !== undefined && token !== '' && rest.length === 0) tokens.push(token);
+    }
+    await Promise.all(tokens.map((token) => src.linked(token)));
   }
 
   /** Downloads one package into the cache (never into memory), then follows it to its dependencies. */

@@ -117,6 +117,28 @@ test('a client that joins a warm-up still in flight counts it as used, not waste
   assert.equal(value('package', 'wasted'), 2);
 });
 
+test("a NuGet client's new session fetches the vulnerability data its restore will end with, once", async () => {
+  const { up, ng } = await setUp();
+  const session = { 'x-nuget-session-id': '6a2c3a80-5f0e-4c55-8d55-7c2a3f1e9b01' };
+  await (await fetch(`${ng.url}/v3/index.json`)).arrayBuffer();
+  await ng.nugate.settle();
+  assert.equal(up.count('/vulnerabilities/'), 0, 'a request without a session (not a NuGet client) warms nothing');
+
+  await (await fetch(`${ng.url}/v3/index.json`, { headers: session })).arrayBuffer();
+  await ng.nugate.settle();
+  assert.equal(up.count('/vulnerabilities/index.json'), 1, 'the index');
+  assert.equal(up.count('/vulnerabilities/base.json'), 1, 'and its page');
+
+  // The end of the restore: the index and the page it links, both held.
+  const index = (await (await fetch(`${ng.url}/v3/vulnerabilities/index.json`, { headers: session })).json()) as Array<{ '@id': string }>;
+  const page = index[0]?.['@id'];
+  assert.ok(page !== undefined && page.startsWith(`${ng.url}/v3/raw/u/`), `a nugate link: ${page}`);
+  assert.equal((await fetch(page, { headers: session })).status, 200);
+  await (await fetch(`${ng.url}/v3/flatcontainer/app.root/index.json`, { headers: { 'x-nuget-session-id': 'f2b1f7d4-3c1e-4a8e-9e0f-2b7c1d4e5a66' } })).arrayBuffer();
+  await ng.nugate.settle();
+  assert.equal(up.count('/vulnerabilities/'), 2, 'no further request: not for the client, not for a second session within the window');
+});
+
 test('warmed items no client asks for within 10 minutes count as wasted', async () => {
   const clock = testClock();
   const { ng } = await setUp({}, clock);
