@@ -25,7 +25,7 @@ import { describeResult, makeIsolatedDotnet, nugetConfigXml, requireDotnet, type
 import { DEFAULT_PACKAGES_ROOT } from '../../test/helpers/packages.ts';
 import { foreignCores, snapshot } from './cpu.ts';
 import { sampleNugate, startNugateProcess, type ProcessSample, type RunningNugate } from './nugate.ts';
-import { addCleanup } from './procs.ts';
+import { addCleanup, hasTaskset } from './procs.ts';
 import { startRemoteFeed, type FeedStats, type RemoteFeed, type RemoteProfile } from './remote-feed.ts';
 
 export const RESTORE_REFS = [
@@ -34,10 +34,12 @@ export const RESTORE_REFS = [
 ];
 export const PROJECT_TITLE = 'xunit 2.9.3 + Microsoft.NET.Test.Sdk 18.0.1, 12 packages';
 
-export type Series = 'direct' | 'cold' | 'warm' | 'local';
+export type Series = 'direct' | 'cold' | 'warm' | 'local' | 'direct1' | 'cold1';
 export const SERIES_TITLE: Record<Series, string> = {
   direct: 'direct to the feed, no nugate',
   cold: 'through a cold nugate (empty cache)',
+  direct1: 'direct, the client on one core',
+  cold1: 'cold nugate on the other core (a gateway)',
   warm: 'through a warm nugate',
   local: `local folder feed (${DEFAULT_PACKAGES_ROOT})`,
 };
@@ -57,7 +59,8 @@ type Target = { kind: 'feed'; url: string } | { kind: 'folder'; path: string };
 
 /** One isolated client: its own HOME, NuGet caches and copy of the project. */
 interface Client {
-  restore(target: Target): Promise<number>;
+  /** `core`: dotnet runs on that core only. */
+  restore(target: Target, core?: number): Promise<number>;
   cleanup(): Promise<void>;
 }
 
@@ -75,14 +78,14 @@ async function makeClient(name: string): Promise<Client> {
     return file;
   };
   return {
-    async restore(target) {
+    async restore(target, core) {
       await Promise.all([d.packagesDir, d.httpCacheDir, join(project, 'obj')].map((p) => rm(p, { recursive: true, force: true })));
       await Promise.all([mkdir(d.packagesDir, { recursive: true }), mkdir(d.httpCacheDir, { recursive: true })]);
       // d.configFile has no sources at all (`<clear/>`): with --source the folder is the only one.
       const args = ['restore', project, '--configfile', target.kind === 'feed' ? await configFor(target.url) : d.configFile, '--force', '-v', 'q'];
       if (target.kind === 'folder') args.push('--source', target.path);
       const started = performance.now();
-      const r = await d.run(args, { timeoutMs: RESTORE_TIMEOUT_MS });
+      const r = await d.run(args, { timeoutMs: RESTORE_TIMEOUT_MS, ...(core === undefined ? {} : { core }) });
       const ms = performance.now() - started;
       if (r.code !== 0) throw new Error(`restore from ${target.kind === 'feed' ? target.url : target.path} failed:\n${describeResult(r)}`);
       return ms;
@@ -195,17 +198,20 @@ export class RestoreLab {
     }
   }
 
-  /** A nugate with an empty cache in front of `upstream`, ready (listening) before it is used. */
-  private async coldNugate(upstream: string): Promise<{ nugate: RunningNugate; dir: string }> {
+  /** A nugate with an empty cache in front of `upstream`, ready (listening) before it is used; `core` pins it. */
+  private async coldNugate(upstream: string, core?: number): Promise<{ nugate: RunningNugate; dir: string }> {
     const dir = join(this.dir, `nugate-cold-${++this.coldSeq}`);
-    return { nugate: await startNugateProcess({ name: `nugate-cold-${this.coldSeq}`, dir, upstream, ttl: TTL }), dir };
+    return { nugate: await startNugateProcess({ name: `nugate-cold-${this.coldSeq}`, dir, upstream, ttl: TTL, core }), dir };
   }
 
-  /** A restore through a fresh nugate; `sample` receives its state once the restore is done, before it stops. */
-  private async throughCold(client: Client, upstream: string, sample: (s: ProcessSample) => void): Promise<number> {
-    const { nugate, dir } = await this.coldNugate(upstream);
+  /**
+   * A restore through a fresh nugate; `sample` receives its state once the restore is done, before it stops. With
+   * `split`, nugate runs on core 0 and the client on core 1: a gateway on a machine of its own, as a team runs it.
+   */
+  private async throughCold(client: Client, upstream: string, sample: (s: ProcessSample) => void, split = false): Promise<number> {
+    const { nugate, dir } = await this.coldNugate(upstream, split ? 0 : undefined);
     try {
-      const ms = await client.restore({ kind: 'feed', url: `${nugate.url}/v3/index.json` });
+      const ms = await client.restore({ kind: 'feed', url: `${nugate.url}/v3/index.json` }, split ? 1 : undefined);
       sample(await sampleNugate('after its cold restore', nugate));
       return ms;
     } finally {
@@ -236,6 +242,12 @@ export class RestoreLab {
         case 'local':
           ms = await client.restore({ kind: 'folder', path: DEFAULT_PACKAGES_ROOT });
           break;
+        case 'direct1':
+          ms = await client.restore({ kind: 'feed', url: this.remote.indexUrl }, 1);
+          break;
+        case 'cold1':
+          ms = await this.throughCold(client, this.remote.indexUrl, () => undefined, true);
+          break;
       }
       return { ms, feed: this.remote.stats() };
     };
@@ -243,7 +255,10 @@ export class RestoreLab {
     this.log(`  restore: first through the warm nugate (fills it; not counted) ${(firstFill.ms / 1000).toFixed(2)} s, ${firstFill.feed?.requests ?? 0} feed requests`);
     // One untimed run of the others: the disk cache, dotnet's and nugate's JIT.
     for (const s of ['direct', 'cold', 'local'] as const) await once(s);
-    const single = await rounds<Series>(['direct', 'cold', 'warm', 'local'], count, { label: 'restore', redo: this.redo, log: this.log }, once);
+    // On a machine of 2 cores the client and a nugate on the same machine compete for them (a dev-machine cache);
+    // the one-core pair puts nugate on a core of its own, as a gateway on its own host would be.
+    const series: Series[] = hasTaskset() ? ['direct', 'cold', 'warm', 'local', 'direct1', 'cold1'] : ['direct', 'cold', 'warm', 'local'];
+    const single = await rounds<Series>(series, count, { label: 'restore', redo: this.redo, log: this.log }, once);
     const samples = [await sampleNugate('warm, after the single restores', warm)];
     if (coldSample !== undefined) samples.unshift({ ...coldSample, scenario: 'cold, at the end of its restore (last round)' });
     return { dotnetVersion: this.dotnetVersion, profile: this.remote.profile, firstFillMs: firstFill.ms, single, samples };

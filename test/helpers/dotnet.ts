@@ -39,6 +39,8 @@ export interface RunOptions {
   /** Kills the whole process group after this long. Default 240 s: a cold restore on 2 cores takes 30–60 s. */
   timeoutMs?: number;
   env?: Record<string, string>;
+  /** Runs dotnet on this CPU core only (`taskset`; the benchmark's one-core client). */
+  core?: number;
 }
 
 export interface PackageRef {
@@ -266,7 +268,8 @@ export async function makeIsolatedDotnet(opts: { sources: DotnetSource[] }): Pro
     httpCacheDir,
     env,
     run(args, o = {}) {
-      return runProcess('dotnet', args, { cwd: o.cwd ?? dir, env: { ...env, ...o.env }, timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+      const run = { cwd: o.cwd ?? dir, env: { ...env, ...o.env }, timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS };
+      return o.core === undefined ? runProcess('dotnet', args, run) : runProcess('taskset', ['-c', String(o.core), 'dotnet', ...args], run);
     },
     async writeProject(name, packageRefs, targetFramework = 'net10.0') {
       if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new Error(`project name ${JSON.stringify(name)} must be a plain file name`);
