@@ -43,7 +43,7 @@ import { createPublishRoutes } from './publish/routes.ts';
 import type { PublishTarget } from './sources/source.ts';
 import { healthRoutes } from './ops/health.ts';
 import { createMetrics } from './ops/metrics.ts';
-import { accessLoggerFor, createLogger } from './ops/logger.ts';
+import { createLogger } from './ops/logger.ts';
 import { secretValues } from './ops/secrets.ts';
 import { createCacheMetrics } from './ops/cache-metrics.ts';
 import { createAccessLog, requestIdOf } from './ops/access-log.ts';
@@ -219,7 +219,7 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
   const activity = createActivity(200, () => clock.now());
   const access = createAccessLog(
     metrics,
-    accessLoggerFor(log),
+    log,
     (fields) => {
       activity.record(fields);
       // A NuGet client's new operation: its restore will end by asking for the vulnerability data (warm/warmer.ts).

@@ -15,6 +15,7 @@ import type { Metrics } from './metrics.ts';
 import { resourceLabel, type ResourceLabel } from './labels.ts';
 import { traceRequest, type RequestTrace, type UpstreamExchange } from '../upstream/observe.ts';
 import type { UpstreamMetrics } from './upstream-metrics.ts';
+import { lineWriterFor } from './logger.ts';
 
 // Paths are client text of any length (up to Node's header limit); a log line needs only enough to recognise it.
 const MAX_LOGGED_PATH = 512;
@@ -81,6 +82,30 @@ function fieldsOf(c: Context, status: number, cache: string, ms: number): Reques
   return fields;
 }
 
+// pino's numbers for the two levels an access line is written at.
+const INFO = 30;
+const WARN = 40;
+
+/**
+ * The access line as pino would write it (`level`, `time`, `app`, the fields, `msg`), formatted directly: a fixed
+ * set of fields needs no generic serialiser. Strings go through JSON.stringify; numbers and labels are nugate's own.
+ *
+ * @example
+ * accessLine(30, 0, { method: 'GET', path: '/v3/index.json', status: 200, cache: 'HIT', ms: 0 })
+ * // '{"level":30,"time":0,"app":"nugate","method":"GET","path":"/v3/index.json","status":200,"cache":"HIT","ms":0,"msg":"request"}\n'
+ */
+export function accessLine(level: number, time: number, f: RequestLogFields): string {
+  let out = `{"level":${level},"time":${time},"app":"nugate"`;
+  if (f.id !== undefined) out += `,"id":${JSON.stringify(f.id)}`;
+  out += `,"method":${JSON.stringify(f.method)},"path":${JSON.stringify(f.path)},"status":${f.status},"cache":${JSON.stringify(f.cache)},"ms":${f.ms}`;
+  if (f.session !== undefined) out += `,"session":${JSON.stringify(f.session)}`;
+  if (f.resource !== undefined) out += `,"resource":"${f.resource}"`;
+  if (f.ua !== undefined) out += `,"ua":${JSON.stringify(f.ua)}`;
+  if (f.upstream !== undefined) out += `,"upstream":${JSON.stringify(f.upstream)}`;
+  if (f.bytes !== undefined) out += `,"bytes":${f.bytes}`;
+  return `${out},"msg":"request"}\n`;
+}
+
 export interface AccessLog {
   /** Hono middleware for every request that passed read auth. */
   middleware: MiddlewareHandler<Env>;
@@ -97,12 +122,14 @@ export interface AccessLog {
  * app.use('*', access.middleware);
  */
 export function createAccessLog(metrics: Metrics, log: Logger, onAnswered?: (fields: RequestLogFields) => void, traffic?: UpstreamMetrics): AccessLog {
+  const writer = lineWriterFor(log);
   /** The one access line (and the served-bytes metric), written when the answer is finished. */
   function line(fields: RequestLogFields, socket: Socket | null | undefined): void {
     fields.bytes = bytesOfAnswer(socket);
     traffic?.served(fields.resource ?? resourceLabel(fields.path), fields.cache, fields.bytes);
-    if (fields.status >= 500) log.warn(fields, 'request');
-    else log.info(fields, 'request');
+    const level = fields.status >= 500 ? WARN : INFO;
+    if (writer === undefined) log[level === WARN ? 'warn' : 'info'](fields, 'request');
+    else if (level >= writer.levelValue()) writer.write(accessLine(level, Date.now(), fields));
   }
   return {
     middleware: async function accessLog(c, next) {

@@ -77,12 +77,21 @@ export interface LoggerExtras {
   format?: 'json' | 'pretty';
 }
 
-/** Loggers for access lines, by the logger they write beside (see accessLoggerFor). */
-const accessLoggers = new WeakMap<Logger, Logger>();
+/** Writes lines that are already formatted (ops/access-log.ts) beside a logger's own: same stream, same scrub. */
+export interface LineWriter {
+  /** The logger's level as pino numbers it (info = 30): a line below it is not written. */
+  levelValue(): number;
+  /** One complete JSON line, newline included. */
+  write(line: string): void;
+}
+
+/** Line writers, by the logger they write beside (see lineWriterFor). */
+const lineWriters = new WeakMap<Logger, LineWriter>();
 
 export function createLogger(level: string, destination?: DestinationStream, extras: LoggerExtras = {}): Logger {
   const forms = secretForms(extras.secrets ?? []);
-  const hooks = forms.length > 0 ? { hooks: { streamWrite: (line: string) => forms.reduce((out, f) => out.split(f).join(CENSOR), line) } } : {};
+  const scrub = (line: string): string => forms.reduce((out, f) => out.split(f).join(CENSOR), line);
+  const hooks = forms.length > 0 ? { hooks: { streamWrite: scrub } } : {};
   const opts: LoggerOptions = {
     level,
     base: { app: 'nugate' },
@@ -94,13 +103,13 @@ export function createLogger(level: string, destination?: DestinationStream, ext
   // per request does not block on a system call per request. pino flushes what is buffered when the process exits.
   const stream = destination ?? (extras.format === 'pretty' ? prettyDestination() : pino.destination({ dest: 1, sync: false }));
   const log = pino(opts, stream);
-  // Access lines carry fixed fields only (ops/access-log.ts), never an object that could hold a header: walking the
-  // redaction paths for each of them was half the cost of a cached answer. Same destination, same secret scrub.
-  accessLoggers.set(log, pino({ level, base: { app: 'nugate' }, ...hooks }, stream));
+  // Access lines carry fixed fields only (ops/access-log.ts), never an object that could hold a header: they are
+  // formatted there, without pino's generic serialisation and redaction walk (the bulk of a cached answer's cost).
+  lineWriters.set(log, { levelValue: () => log.levelVal, write: (line) => stream.write(forms.length > 0 ? scrub(line) : line) });
   return log;
 }
 
-/** The logger access lines go to: `log`'s sibling without per-line redaction, or `log` itself for other loggers. */
-export function accessLoggerFor(log: Logger): Logger {
-  return accessLoggers.get(log) ?? log;
+/** How to write preformatted lines beside `log`; undefined for a logger createLogger did not make (tests). */
+export function lineWriterFor(log: Logger): LineWriter | undefined {
+  return lineWriters.get(log);
 }

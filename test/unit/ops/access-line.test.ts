@@ -1,0 +1,71 @@
+/**
+ * The access line is formatted by ops/access-log.ts rather than by pino (the cost of a cached answer): it must be the
+ * line pino would have written, JSON whatever a client puts in a path or user agent, written at the logger's level
+ * only, and scrubbed of the secrets the logger knows.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { accessLine, createAccessLog, type RequestLogFields } from '../../../src/ops/access-log.ts';
+import { createLogger } from '../../../src/ops/logger.ts';
+import { createMetrics } from '../../../src/ops/metrics.ts';
+
+function sink(): { stream: Writable; lines: () => string[] } {
+  let out = '';
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      out += chunk.toString('utf8');
+      cb();
+    },
+  });
+  return { stream, lines: () => out.split('\n').filter((l) => l !== '') };
+}
+
+const FULL: RequestLogFields = {
+  id: 'req-1',
+  method: 'GET',
+  path: '/v3/flatcontainer/a"b\\c\u2028/index.json',
+  status: 200,
+  cache: 'HIT',
+  ms: 3,
+  session: '6a2c3a80-5f0e-4c55-8d55-7c2a3f1e9b01',
+  resource: 'flatcontainer',
+  ua: 'NuGet xplat/6.14 (quote " and backslash \\)',
+  upstream: [{ name: 'nuget.org', status: 200, ms: 41 }],
+  bytes: 512,
+};
+
+describe('accessLine', () => {
+  it('writes what pino writes for the same record', () => {
+    const out = sink();
+    const log = pino({ level: 'info', base: { app: 'nugate' }, timestamp: () => ',"time":1234' }, out.stream);
+    for (const fields of [FULL, { method: 'HEAD', path: '/v3/index.json', status: 304, cache: '-', ms: 0 }]) {
+      log.info(fields, 'request');
+      const ours = accessLine(30, 1234, fields);
+      assert.ok(ours.endsWith('}\n'));
+      assert.deepEqual(JSON.parse(ours), JSON.parse(out.lines().at(-1) ?? ''));
+    }
+  });
+
+  it('is written at the logger level only, with the known secrets scrubbed', () => {
+    const secret = 'upstream-token-123456';
+    const out = sink();
+    const access = createAccessLog(createMetrics([]), createLogger('info', out.stream, { secrets: [secret] }));
+    const req = new IncomingMessage(new Socket());
+    req.method = 'GET';
+    req.url = `/v3/flatcontainer/${secret}/index.json`;
+    access.answered(req, 200, 'HIT', performance.now(), 'id-1');
+    const [line] = out.lines();
+    assert.ok(line !== undefined && !line.includes(secret), line);
+    assert.equal((JSON.parse(line) as { path: string }).path, '/v3/flatcontainer/[redacted]/index.json');
+
+    const quiet = sink();
+    const warnOnly = createAccessLog(createMetrics([]), createLogger('warn', quiet.stream));
+    warnOnly.answered(req, 200, 'HIT', performance.now(), 'id-2');
+    warnOnly.answered(req, 503, '-', performance.now(), 'id-3');
+    assert.deepEqual(quiet.lines().map((l) => (JSON.parse(l) as { level: number; id: string }).id), ['id-3'], 'a 5xx is a warning; a 200 is info, below warn');
+  });
+});
