@@ -170,56 +170,10 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Deep-copies a JSON value, rewriting every string value (never a key) that is an absolute URL under a rule's
- * `from`. Everything else passes through: numbers, booleans, null, unknown fields, `@type` arrays, `urn:uuid:` ids.
- * The input is never mutated and the result shares no containers with it. Iterative, so deeply nested input
- * cannot overflow the stack.
- */
-export function rewriteJson<T>(value: T, table: RewriteTable): T {
-  const rules = compiledOf(table);
-  const copies = new Map<object, unknown[] | Record<string, unknown>>();
-  const work: Array<readonly [unknown[], unknown[]] | readonly [Record<string, unknown>, Record<string, unknown>]> = [];
-
-  const visit = (v: unknown): unknown => {
-    if (typeof v === 'string') {
-      const parts = splitHttpUrl(v);
-      return parts === undefined ? v : (applyRules(parts, rules) ?? v);
-    }
-    if (typeof v !== 'object' || v === null) return v;
-    const existing = copies.get(v);
-    if (existing !== undefined) return existing;
-    if (Array.isArray(v)) {
-      const copy: unknown[] = new Array<unknown>(v.length);
-      copies.set(v, copy);
-      work.push([v, copy]);
-      return copy;
-    }
-    if (!isPlainObject(v)) return v;
-    const copy: Record<string, unknown> = {};
-    copies.set(v, copy);
-    work.push([v, copy]);
-    return copy;
-  };
-
-  const result = visit(value);
-  for (let item = work.pop(); item !== undefined; item = work.pop()) {
-    const [source, target] = item;
-    if (Array.isArray(source) && Array.isArray(target)) {
-      for (let i = 0; i < source.length; i++) target[i] = visit(source[i]);
-    } else if (!Array.isArray(source) && !Array.isArray(target)) {
-      for (const key of Object.keys(source)) {
-        // defineProperty, not assignment: a JSON key "__proto__" must stay an own data property.
-        Object.defineProperty(target, key, { value: visit(source[key]), writable: true, enumerable: true, configurable: true });
-      }
-    }
-  }
-  return result as T;
-}
-
-/**
- * rewriteJson for a value the caller owns (just parsed from an upstream body): every string value is rewritten where
- * it stands, with no copy of the document (the miss path parses once and rewrites once). Keys are never touched;
- * iterative, so deep input cannot overflow the stack. Returns the same value.
+ * Rewrites, in a JSON value the caller owns (just parsed from an upstream body), every string value (never a key)
+ * that is an absolute URL under a rule's `from`, where it stands: no copy of the document (the miss path parses
+ * once and rewrites once). Everything else passes through: numbers, booleans, null, unknown fields, `@type` arrays,
+ * `urn:uuid:` ids. Iterative, so deep input cannot overflow the stack. Returns the same value.
  */
 export function rewriteJsonInPlace<T>(value: T, table: RewriteTable): T {
   const rules = compiledOf(table);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileRewrite, findLeaks, rewriteJson, rewriteJsonInPlace, rewriteUrl, type RewriteTable } from '../../../src/nuget/rewrite.ts';
+import { compileRewrite, findLeaks, rewriteJsonInPlace, rewriteUrl, type RewriteTable } from '../../../src/nuget/rewrite.ts';
 import { parseServiceIndex } from '../../../src/nuget/service-index.ts';
 
 function text(path: string): string {
@@ -109,10 +109,10 @@ describe('rewriteUrl', () => {
   });
 });
 
-describe('rewriteJson on nuget.org registration (inlined)', () => {
+describe('rewriteJsonInPlace on nuget.org registration (inlined)', () => {
   const input = json('registration/nuget-inlined.json');
   const before = structuredClone(input);
-  const out = rewriteJson(input, nugetTable);
+  const out = rewriteJsonInPlace(structuredClone(input), nugetTable);
   const leaf = (page: number, item: number, ...rest: Array<string | number>): unknown => at(out, 'items', page, 'items', item, ...rest);
 
   it('leaves no API origin behind', () => {
@@ -159,18 +159,11 @@ describe('rewriteJson on nuget.org registration (inlined)', () => {
     assert.deepEqual(out, expected);
   });
 
-  it('does not mutate or share the input', () => {
-    assert.deepEqual(input, before);
-    assert.notEqual(out, input);
-    assert.notEqual(at(out, 'items', 0), at(input, 'items', 0));
-    assert.notEqual(at(out, '@type'), at(input, '@type'));
-    assert.notEqual(at(out, '@context'), at(input, '@context'));
-  });
 });
 
-describe('rewriteJson on nuget.org registration (paged)', () => {
+describe('rewriteJsonInPlace on nuget.org registration (paged)', () => {
   it('rewrites page @ids of a non-inlined index', () => {
-    const out = rewriteJson(json('registration/nuget-paged-index.json'), nugetTable);
+    const out = rewriteJsonInPlace(json('registration/nuget-paged-index.json'), nugetTable);
     assert.equal(at(out, 'items', 0, '@id'), `${P}registration/contoso.platform/page/1.0.0/1.1.0.json`);
     assert.equal(at(out, 'items', 1, '@id'), `${P}registration/contoso.platform/page/1.2.0/3.0.0-rc.1.json`);
     assert.equal(at(out, 'items', 0, 'items'), undefined);
@@ -178,7 +171,7 @@ describe('rewriteJson on nuget.org registration (paged)', () => {
   });
 
   it('rewrites a page document', () => {
-    const out = rewriteJson(json('registration/nuget-paged-page1.json'), nugetTable);
+    const out = rewriteJsonInPlace(json('registration/nuget-paged-page1.json'), nugetTable);
     assert.equal(at(out, '@id'), `${P}registration/contoso.platform/page/1.0.0/1.1.0.json`);
     assert.equal(at(out, 'parent'), `${P}registration/contoso.platform/index.json`);
     assert.equal(at(out, 'items', 2, 'packageContent'), `${P}flatcontainer/contoso.platform/1.1.0-preview1/contoso.platform.1.1.0-preview1.nupkg`);
@@ -187,8 +180,8 @@ describe('rewriteJson on nuget.org registration (paged)', () => {
   });
 });
 
-describe('rewriteJson on GitHub Packages registration', () => {
-  const out = rewriteJson(json('registration/github.json'), githubTable);
+describe('rewriteJsonInPlace on GitHub Packages registration', () => {
+  const out = rewriteJsonInPlace(json('registration/github.json'), githubTable);
 
   it('is leak-free and picks the download rule over the owner rule', () => {
     assert.ok(findLeaks(text('registration/github.json'), ['https://nuget.pkg.github.com']).length > 0);
@@ -207,9 +200,9 @@ describe('rewriteJson on GitHub Packages registration', () => {
   });
 });
 
-describe('rewriteJson on Azure Artifacts registration', () => {
+describe('rewriteJsonInPlace on Azure Artifacts registration', () => {
   const input = json('registration/azure.json');
-  const out = rewriteJson(input, azureTable);
+  const out = rewriteJsonInPlace(structuredClone(input), azureTable);
 
   it('is leak-free', () => {
     assert.ok(findLeaks(text('registration/azure.json'), ['https://pkgs.dev.azure.com']).length > 0);
@@ -229,9 +222,9 @@ describe('rewriteJson on Azure Artifacts registration', () => {
   });
 });
 
-describe('rewriteJson on nuget.org search', () => {
+describe('rewriteJsonInPlace on nuget.org search', () => {
   const raw = text('search/nuget.json');
-  const out = rewriteJson(JSON.parse(raw) as unknown, nugetTable);
+  const out = rewriteJsonInPlace(JSON.parse(raw) as unknown, nugetTable);
   const serialised = JSON.stringify(out);
 
   it('rewrites registration, versions[].@id, iconUrl and the @context @base; leak-free', () => {
@@ -260,24 +253,24 @@ describe('rewriteJson on nuget.org search', () => {
   });
 });
 
-describe('rewriteJson edge cases', () => {
+describe('rewriteJsonInPlace edge cases', () => {
   const table = compileRewrite([{ from: 'https://up.example/', to: 'https://proxy.test/v3/' }]);
 
   it('rewrites values, never keys', () => {
-    const out = rewriteJson({ 'https://up.example/key': 'https://up.example/value' }, table);
+    const out = rewriteJsonInPlace({ 'https://up.example/key': 'https://up.example/value' }, table);
     assert.deepEqual(out, { 'https://up.example/key': 'https://proxy.test/v3/value' });
   });
 
   it('handles primitives and null at the root', () => {
-    assert.equal(rewriteJson('https://up.example/a', table), 'https://proxy.test/v3/a');
-    assert.equal(rewriteJson(5, table), 5);
-    assert.equal(rewriteJson(null, table), null);
-    assert.equal(rewriteJson(true, table), true);
+    assert.equal(rewriteJsonInPlace('https://up.example/a', table), 'https://proxy.test/v3/a');
+    assert.equal(rewriteJsonInPlace(5, table), 5);
+    assert.equal(rewriteJsonInPlace(null, table), null);
+    assert.equal(rewriteJsonInPlace(true, table), true);
   });
 
   it('keeps a "__proto__" JSON key as an own property instead of changing the prototype', () => {
     const input = JSON.parse('{"__proto__": {"polluted": "https://up.example/x"}, "a": 1}') as Record<string, unknown>;
-    const out = rewriteJson(input, table);
+    const out = rewriteJsonInPlace(input, table);
     assert.equal(Object.getPrototypeOf(out), Object.prototype);
     assert.ok(Object.hasOwn(out, '__proto__'));
     assert.deepEqual(Object.getOwnPropertyDescriptor(out, '__proto__')?.value, { polluted: 'https://proxy.test/v3/x' });
@@ -287,7 +280,7 @@ describe('rewriteJson edge cases', () => {
   it('does not overflow the stack on deeply nested input', () => {
     let deep: unknown = 'https://up.example/bottom';
     for (let i = 0; i < 200_000; i++) deep = i % 2 === 0 ? [deep] : { n: deep };
-    let out = rewriteJson(deep, table);
+    let out = rewriteJsonInPlace(deep, table);
     for (let i = 0; i < 200_000; i++) out = Array.isArray(out) ? out[0] : (out as { n: unknown }).n;
     assert.equal(out, 'https://proxy.test/v3/bottom');
   });
