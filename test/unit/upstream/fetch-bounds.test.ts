@@ -8,24 +8,20 @@ import { after, before, describe, it } from 'node:test';
 import type { Readable } from 'node:stream';
 import { gzipSync, brotliCompressSync, deflateSync } from 'node:zlib';
 import type { Dispatcher } from 'undici';
-import { UpstreamError, type UpstreamFailure } from '../../../src/errors.ts';
+import type { UpstreamError, UpstreamFailure } from '../../../src/errors.ts';
 import { createDispatcher, fetchBuffer, fetchStream, type FetchRequest } from '../../../src/upstream/http.ts';
+import { fetchRequest, rejectsWith as failsWith } from '../../helpers/upstream-failures.ts';
 import { bomb, bombBytes, drip, json, lyingLength, paced, raw, startHostileUpstream, type HostileUpstream } from '../../helpers/hostile-upstream.ts';
 
 const MB = 1024 * 1024;
 
 function request(url: string, over: Partial<FetchRequest> = {}): FetchRequest {
-  return { upstream: 'hostile', url, timeout: 5_000, idleTimeout: 5_000, maxBytes: 8 * MB, ...over };
+  return fetchRequest('hostile', url, { timeoutMs: 5_000, maxBytes: 8 * MB }, over);
 }
 
 /** Asserts `p` fails with an UpstreamError of `reason` whose message names the upstream and no address. */
 async function rejectsWith(p: Promise<unknown>, reason: UpstreamFailure): Promise<UpstreamError> {
-  const err = await p.then(
-    () => assert.fail(`expected a '${reason}' failure`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof UpstreamError, `an UpstreamError, got ${String(err)}`);
-  assert.equal(err.reason, reason, err.message);
+  const err = await failsWith(p, reason);
   assert.match(err.message, /^hostile: /);
   assert.doesNotMatch(err.message, /127\.0\.0\.1|localhost|https?:|\/\//);
   return err;

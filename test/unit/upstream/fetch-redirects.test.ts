@@ -7,24 +7,20 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LookupFunction } from 'node:net';
 import type { Dispatcher } from 'undici';
-import { UpstreamError, type UpstreamFailure } from '../../../src/errors.ts';
+import type { UpstreamError, UpstreamFailure } from '../../../src/errors.ts';
 import { createDispatcher, fetchBuffer, fetchStream, type FetchRequest } from '../../../src/upstream/http.ts';
+import { fetchRequest, rejectsWith as failsWith } from '../../helpers/upstream-failures.ts';
 import { json, raw, redirect, startHostileUpstream, type HostileUpstream } from '../../helpers/hostile-upstream.ts';
 
 function request(url: string, over: Partial<FetchRequest> = {}): FetchRequest {
-  return { upstream: 'feed', url, timeout: 3_000, idleTimeout: 3_000, maxBytes: 1024 * 1024, ...over };
+  return fetchRequest('feed', url, { timeoutMs: 3_000, maxBytes: 1024 * 1024 }, over);
 }
 
 /** Every error message seen in this file, checked at the end for addresses and URLs. */
 const messages: string[] = [];
 
 async function rejectsWith(p: Promise<unknown>, reason: UpstreamFailure): Promise<UpstreamError> {
-  const err = await p.then(
-    () => assert.fail(`expected a '${reason}' failure`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof UpstreamError, `an UpstreamError, got ${String(err)}`);
-  assert.equal(err.reason, reason, err.message);
+  const err = await failsWith(p, reason);
   messages.push(err.message);
   return err;
 }
