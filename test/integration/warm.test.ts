@@ -82,7 +82,7 @@ test('the next level is warmed as soon as a package shows its nuspec, before the
   up.fail('/flat/app.slow/1.0.0/', 'stall');
   const res = await fetch(`${ng.url}/v3/flatcontainer/app.slow/1.0.0/app.slow.1.0.0.nupkg`);
   assert.equal(res.status, 200);
-  for (let i = 0; i < 400 && up.arrived(nupkgPath('Lib.Mid', '1.1.0')) === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 2000 && up.arrived(nupkgPath('Lib.Mid', '1.1.0')) === 0; i++) await new Promise((r) => setTimeout(r, 5));
   assert.equal(up.arrived('/flat/lib.mid/index.json'), 1, 'the dependency list was asked for while the package was still downloading');
   assert.equal(up.arrived(nupkgPath('Lib.Mid', '1.1.0')), 1, 'and its lower bound');
   up.clearFaults();
@@ -99,7 +99,7 @@ test('a client that joins a warm-up still in flight counts it as used, not waste
   // From now on the upstream holds every answer: the warm-ups of the next level are in flight when the client asks.
   up.delay = 300;
   const inFlight = async (path: string): Promise<void> => {
-    for (let i = 0; i < 200 && up.arrived(path) === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 2000 && up.arrived(path) === 0; i++) await new Promise((r) => setTimeout(r, 5));
     assert.equal(up.arrived(path), 1, `the warm-up asked for ${path}`);
   };
   await inFlight('/flat/lib.mid/index.json');
