@@ -21,7 +21,8 @@ export interface PackageManifest {
 /** Real nuspecs are a few KB; anything this big is an attack or a broken package. */
 export const MAX_NUSPEC_BYTES = 4 * 1024 * 1024;
 
-function isRootNuspec(name: string): boolean {
+/** A root-level `*.nuspec`: the package manifest. */
+export function isRootNuspec(name: string): boolean {
   // Extension match is case-insensitive, as in NuGet's PackageHelper.IsManifest.
   return !name.includes('/') && !name.includes('\\') && name.toLowerCase().endsWith('.nuspec');
 }

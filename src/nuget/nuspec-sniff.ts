@@ -9,14 +9,12 @@
  * input is fed in small slices so that a deflate bomb cannot inflate more than a slice's worth past the cap.
  */
 import { Unzip, UnzipInflate, UnzipPassThrough, type UnzipFile } from 'fflate';
-import { MAX_NUSPEC_BYTES } from './nupkg.ts';
+import { isRootNuspec, MAX_NUSPEC_BYTES } from './nupkg.ts';
 
 /** The nuspec comes within the first few KB of every package seen; past this, give up. */
 const MAX_SNIFF_BYTES = 1024 * 1024;
 /** Deflate expands at most ~1032:1: a 4 KB slice inflates to ~4 MB at worst before the cap is checked. */
 const SLICE = 4096;
-/** A root-level `*.nuspec`, as NuGet names the manifest. */
-const MANIFEST = /^[^/\\]+\.nuspec$/i;
 
 export interface NuspecSniffer {
   /** The next bytes of the package, in order. Cheap once the nuspec was found or given up on. */
@@ -50,7 +48,7 @@ export function sniffNuspec(): NuspecSniffer {
   unzip.register(UnzipInflate);
   unzip.onfile = (file: UnzipFile) => {
     // Other entries are never started: their bytes are skipped, not inflated.
-    if (done || !MANIFEST.test(file.name)) return;
+    if (done || !isRootNuspec(file.name)) return;
     if (file.originalSize !== undefined && file.originalSize > MAX_NUSPEC_BYTES) return finish(undefined);
     const parts: Uint8Array[] = [];
     let size = 0;

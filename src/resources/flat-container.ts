@@ -63,9 +63,7 @@ export function flatContainerRoutes(s: Services, feed: Feed): Hono<Env> {
       const warm = s.warm;
       if (warm !== undefined && c.req.method === 'GET') {
         // A download in flight shows its nuspec in its first bytes: the next level is warmed while the rest arrives.
-        void blob.nuspec?.then((xml) => {
-          if (xml !== undefined) warm.withNuspec(feed, id, version, xml);
-        });
+        warm.whileDownloading(feed, id, version, blob.nuspec);
         c.env.outgoing.once('finish', () => warm.afterPackage(feed, id, version));
       }
     }

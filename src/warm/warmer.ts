@@ -137,10 +137,16 @@ export class Warmer {
   }
 
   /**
-   * A package is downloading and its first bytes held its nuspec (BlobResult.nuspec): warm its dependencies now,
-   * not once the whole package is stored. Same key as afterPackage, so each package is followed once.
+   * A package is downloading: once its first bytes show its nuspec (BlobResult.nuspec), warm its dependencies, not
+   * once the whole package is stored. Same key as afterPackage, so each package is followed once.
    */
-  withNuspec(feed: Feed, id: string, version: string, xml: Buffer): void {
+  whileDownloading(feed: Feed, id: string, version: string, nuspec: Promise<Buffer | undefined> | undefined): void {
+    void nuspec?.then((xml) => {
+      if (xml !== undefined) this.withNuspec(feed, id, version, xml);
+    });
+  }
+
+  private withNuspec(feed: Feed, id: string, version: string, xml: Buffer): void {
     if (this.s.config.offline) return;
     this.enqueue(`deps:${feed.path}:${id}@${version}`, async () => {
       const nuspec = parseNuspec(xml);
@@ -330,9 +336,7 @@ export class Warmer {
           const blob = await src.file(id, version, 'nupkg');
           if (blob === undefined) return undefined;
           // The next level starts as soon as the nuspec has arrived, while the rest of this package downloads.
-          void blob.nuspec?.then((xml) => {
-            if (xml !== undefined) this.withNuspec(feed, id, version, xml);
-          });
+          this.whileDownloading(feed, id, version, blob.nuspec);
           // The bytes are not read here: a download in flight finishes and is verified whether or not anyone
           // reads it (`settled`), and any other body is complete already. Reading every warmed package back from
           // disk only to drop it was CPU spent on the cores the restoring client needs.
