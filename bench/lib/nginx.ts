@@ -1,7 +1,8 @@
 /**
  * nginx as an ops team would put it in front of a NuGet feed instead of nugate: proxy_cache (with lock,
  * long validity, use-stale, background update) plus sub_filter rewriting the upstream origin into the public
- * one. Configured entirely here, in a temp prefix (own nginx.conf, pid, logs, cache), one worker, foreground.
+ * one. Configured entirely here, in a temp prefix (own nginx.conf, pid, logs, cache), one worker, foreground, an
+ * access line per request to a file (as nugate writes one).
  *
  * Locations (same paths as the origin):
  * - /reg/   JSON, cached, rewritten (sub_filter → `sendfile off`, deps.md §3 finding 4)
@@ -48,7 +49,8 @@ export function nginxConf(o: NginxOptions): string {
     `error_log ${join(o.dir, 'error.log')} warn;`,
     'events { worker_connections 4096; }',
     'http {',
-    '  access_log off;',
+    // Logged like nugate (an access line per request, to a file): ops keep access logs, and nugate cannot go without.
+    `  access_log ${join(o.dir, 'access.log')} combined;`,
     '  default_type application/octet-stream;',
     '  sendfile on;',
     '  tcp_nopush on;',

@@ -1,7 +1,8 @@
 /**
  * Starts nugate the way an operator does: its own process, `node --import tsx src/cli.ts --config FILE --port 0`
  * from the repo root, ready when it logs `{"msg":"nugate listening","url":...}`. Optionally pinned to a core and
- * with extra NODE_OPTIONS (e.g. `--max-semi-space-size=32`).
+ * with extra NODE_OPTIONS (e.g. `--max-semi-space-size=32`). Standard output (the JSON log, an access line per
+ * request) is appended to `stdout.log` in its dir, like an operator's log file.
  */
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -51,7 +52,8 @@ export async function startNugateProcess(o: NugateOptions): Promise<RunningNugat
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production' };
   if (o.nodeOptions !== undefined) env.NODE_OPTIONS = [process.env.NODE_OPTIONS ?? '', o.nodeOptions].join(' ').trim();
   const args = [...(o.nodeFlags ?? []), '--import', 'tsx', 'src/cli.ts', '--config', configPath, '--port', '0'];
-  const proc = start(o.name, process.execPath, args, { cwd: o.root ?? REPO_ROOT, env, core: o.core });
+  // Its log (an access line per request) goes to a file, as an operator's would; nginx logs to a file too.
+  const proc = start(o.name, process.execPath, args, { cwd: o.root ?? REPO_ROOT, env, core: o.core, stdoutFile: join(o.dir, 'stdout.log') });
   try {
     const url = await waitForLine(proc, jsonUrlLine('nugate listening'), 30_000);
     const { cache } = await loadConfigFile(configPath);

@@ -4,6 +4,7 @@
  * resort. Only processes started here are ever signalled, each by its own pid.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { children } from './cpu.ts';
 
@@ -71,11 +72,40 @@ export interface StartOptions {
   core?: number | undefined;
   /** The process has children of its own (nginx's worker): a hard kill takes them along. */
   tree?: boolean;
+  /**
+   * Standard output goes to this file (appended) instead of a pipe the bench reads: a server's log lines then cost
+   * what they cost an operator's log file, not a JavaScript reader competing for the cores.
+   */
+  stdoutFile?: string;
+}
+
+/** The last `max` bytes of a file, as text ('' when it cannot be read). */
+function fileTail(path: string, max: number): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, max);
+    const buf = Buffer.alloc(length);
+    readSync(fd, buf, 0, length, size - length);
+    return buf.toString('utf8');
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 export function start(name: string, cmd: string, args: string[], opts: StartOptions = {}): Proc {
   const [command, argv] = pinned(opts.core, cmd, args);
-  const child = spawn(command, argv, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stdoutFd = opts.stdoutFile === undefined ? undefined : openSync(opts.stdoutFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(command, argv, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'] });
+  } finally {
+    // The child holds its own copy.
+    if (stdoutFd !== undefined) closeSync(stdoutFd);
+  }
   const tree = opts.tree ?? false;
   live.set(child, { tree });
   let output = '';
@@ -103,7 +133,7 @@ export function start(name: string, cmd: string, args: string[], opts: StartOpti
   const proc: Proc = {
     name,
     pid: child.pid ?? -1,
-    logs: () => output,
+    logs: () => (opts.stdoutFile === undefined ? output : `${fileTail(opts.stdoutFile, MAX_LOG)}\n${output}`),
     get exited() {
       return exited;
     },
@@ -134,20 +164,17 @@ export function start(name: string, cmd: string, args: string[], opts: StartOpti
 export function waitForLine<T>(proc: Proc, match: (line: string) => T | undefined, timeoutMs = 30_000): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const started = Date.now();
-    let seen = 0;
     const poll = (): void => {
+      // All of it every time (it is capped): with stdout in a file, the text is not one growing string.
       const text = proc.logs();
-      const lines = text.slice(seen).split('\n');
-      // Keep the last (maybe partial) line for the next poll.
-      const complete = lines.slice(0, -1);
-      for (const line of complete) {
+      // The last (maybe partial) line waits for the next poll.
+      for (const line of text.split('\n').slice(0, -1)) {
         const v = match(line);
         if (v !== undefined) {
           resolve(v);
           return;
         }
       }
-      seen = text.length - (lines[lines.length - 1] ?? '').length;
       if (proc.exited) {
         reject(new Error(`${proc.name} exited before it was ready:\n${text.slice(-4000)}`));
         return;
