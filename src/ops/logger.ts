@@ -88,24 +88,54 @@ export interface LineWriter {
 /** Line writers, by the logger they write beside (see lineWriterFor). */
 const lineWriters = new WeakMap<Logger, LineWriter>();
 
+// Access lines of one event-loop turn are written together, up to this much text at once.
+const MAX_LINE_BATCH = 64 * 1024;
+
 export function createLogger(level: string, destination?: DestinationStream, extras: LoggerExtras = {}): Logger {
   const forms = secretForms(extras.secrets ?? []);
-  const scrub = (line: string): string => forms.reduce((out, f) => out.split(f).join(CENSOR), line);
-  const hooks = forms.length > 0 ? { hooks: { streamWrite: scrub } } : {};
+  const scrub = (text: string): string => (forms.length === 0 ? text : forms.reduce((out, f) => out.split(f).join(CENSOR), text));
+  // Standard output is written asynchronously: lines written while a write is pending go out together, so a line
+  // per request does not block on a system call per request. pino flushes what is buffered when the process exits.
+  const stream = destination ?? (extras.format === 'pretty' ? prettyDestination() : pino.destination({ dest: 1, sync: false }));
+  // Access lines (one per request) are gathered for the rest of the current event-loop turn and handed to the
+  // stream in one write: under load a turn answers many requests, and each write to the stream has a cost of its
+  // own. Nothing waits longer than the turn, and a line pino writes first sends what was gathered, so the order
+  // of lines is kept.
+  let pending = '';
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    if (pending === '') return;
+    const text = pending;
+    pending = '';
+    stream.write(scrub(text));
+  };
   const opts: LoggerOptions = {
     level,
     base: { app: 'nugate' },
     redact: { paths: REDACT_PATHS, censor: CENSOR },
     serializers: { err: serializeError, error: serializeError },
-    ...hooks,
+    hooks: {
+      streamWrite: (line) => {
+        flush();
+        return scrub(line);
+      },
+    },
   };
-  // Standard output is written asynchronously: lines written while a write is pending go out together, so a line
-  // per request does not block on a system call per request. pino flushes what is buffered when the process exits.
-  const stream = destination ?? (extras.format === 'pretty' ? prettyDestination() : pino.destination({ dest: 1, sync: false }));
   const log = pino(opts, stream);
   // Access lines carry fixed fields only (ops/access-log.ts), never an object that could hold a header: they are
   // formatted there, without pino's generic serialisation and redaction walk (the bulk of a cached answer's cost).
-  lineWriters.set(log, { levelValue: () => log.levelVal, write: (line) => stream.write(forms.length > 0 ? scrub(line) : line) });
+  lineWriters.set(log, {
+    levelValue: () => log.levelVal,
+    write: (line) => {
+      pending += line;
+      if (pending.length >= MAX_LINE_BATCH) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+  });
   return log;
 }
 

@@ -60,8 +60,11 @@ export function prettyLine(json: string): string {
  */
 export function prettyDestination(out: { write(text: string): unknown } = process.stdout): DestinationStream {
   return {
-    write(line: string) {
-      out.write(`${prettyLine(line)}\n`);
+    // One record, or several access lines written together (logger.ts): each becomes its own line.
+    write(text: string) {
+      let lines = '';
+      for (const line of text.split('\n')) if (line !== '') lines += `${prettyLine(line)}\n`;
+      if (lines !== '') out.write(lines);
     },
   };
 }
