@@ -41,8 +41,27 @@ export function resourceLabel(path: string): ResourceLabel {
   return 'other';
 }
 
+const RESOURCE_INDEX: ReadonlyMap<ResourceLabel, number> = new Map(RESOURCES.map((r, i) => [r, i]));
+
+/** The position of a resource label in RESOURCES (metrics keep counts in arrays: ops/tally.ts). */
+export function resourceIndex(resource: ResourceLabel): number {
+  return RESOURCE_INDEX.get(resource) ?? RESOURCES.length - 1;
+}
+
 /** Codes nugate itself answers with, or that are worth telling apart; any other code is counted by its class. */
-const STATUS_CODES: ReadonlySet<number> = new Set([200, 201, 202, 204, 206, 301, 302, 304, 307, 308, 400, 401, 403, 404, 405, 406, 409, 410, 413, 414, 415, 416, 422, 429, 431, 500, 501, 502, 503, 504]);
+const STATUS_CODES = [200, 201, 202, 204, 206, 301, 302, 304, 307, 308, 400, 401, 403, 404, 405, 406, 409, 410, 413, 414, 415, 416, 422, 429, 431, 500, 501, 502, 503, 504] as const;
+const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+/** Every value statusLabel can return. */
+export const STATUS_LABELS: readonly string[] = [...STATUS_CODES.map(String), ...CLASSES, 'other'];
+const STATUS_INDEX: ReadonlyMap<number, number> = new Map(STATUS_CODES.map((code, i) => [code, i]));
+
+/** The position of statusLabel(status) in STATUS_LABELS, without building the label. */
+export function statusIndex(status: number): number {
+  const known = STATUS_INDEX.get(status);
+  if (known !== undefined) return known;
+  const cls = Math.floor(status / 100);
+  return cls >= 1 && cls <= 5 ? STATUS_CODES.length + cls - 1 : STATUS_LABELS.length - 1;
+}
 
 /**
  * @example
@@ -50,9 +69,7 @@ const STATUS_CODES: ReadonlySet<number> = new Set([200, 201, 202, 204, 206, 301,
  * statusLabel(418) // '4xx'
  */
 export function statusLabel(status: number): string {
-  if (STATUS_CODES.has(status)) return String(status);
-  const cls = Math.floor(status / 100);
-  return cls >= 1 && cls <= 5 ? `${cls}xx` : 'other';
+  return STATUS_LABELS[statusIndex(status)] ?? 'other';
 }
 
 export const CACHE_STATES = ['HIT', 'MISS', 'STALE', 'REVALIDATED', '-'] as const;
@@ -60,5 +77,21 @@ export type CacheLabel = (typeof CACHE_STATES)[number];
 
 /** The X-Cache state of a response, or '-' when it has none (or one this set does not know). */
 export function cacheLabel(state: string | null | undefined): CacheLabel {
-  return state === 'HIT' || state === 'MISS' || state === 'STALE' || state === 'REVALIDATED' ? state : '-';
+  return CACHE_STATES[cacheIndex(state)] ?? '-';
+}
+
+/** The position of cacheLabel(state) in CACHE_STATES. */
+export function cacheIndex(state: string | null | undefined): number {
+  switch (state) {
+    case 'HIT':
+      return 0;
+    case 'MISS':
+      return 1;
+    case 'STALE':
+      return 2;
+    case 'REVALIDATED':
+      return 3;
+    default:
+      return 4;
+  }
 }

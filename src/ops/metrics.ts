@@ -5,7 +5,8 @@
  */
 import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client';
 import type { Source } from '../sources/source.ts';
-import { cacheLabel, statusLabel, type ResourceLabel } from './labels.ts';
+import { CACHE_STATES, RESOURCES, STATUS_LABELS, cacheIndex, resourceIndex, statusIndex, type ResourceLabel } from './labels.ts';
+import { Tally } from './tally.ts';
 
 export interface Metrics {
   registry: Registry;
@@ -18,7 +19,17 @@ export interface Metrics {
 export function createMetrics(upstreams: ReadonlyArray<Pick<Source, 'name' | 'health'>>): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const requests = new Counter({ name: 'nugate_http_requests_total', help: 'HTTP requests served', labelNames: ['resource', 'status', 'cache'], registers: [registry] });
+  const counted = new Tally(['resource', 'status', 'cache'], [RESOURCES, STATUS_LABELS, CACHE_STATES]);
+  new Counter({
+    name: 'nugate_http_requests_total',
+    help: 'HTTP requests served',
+    labelNames: ['resource', 'status', 'cache'],
+    registers: [registry],
+    collect() {
+      counted.flushInto(this);
+    },
+  });
+  const unauthorized = counted.slot(resourceIndex('unauthorized'), STATUS_LABELS.indexOf('401'), cacheIndex('-'));
   const latency = new Histogram({
     name: 'nugate_http_request_duration_seconds',
     help: 'Time to response headers',
@@ -35,15 +46,19 @@ export function createMetrics(upstreams: ReadonlyArray<Pick<Source, 'name' | 'he
       for (const u of upstreams) this.set({ upstream: u.name }, u.health() === 'closed' ? 0 : 1);
     },
   });
+  // One label object per (resource, cache) pair, made once: the histogram is given the same object every time.
+  const latencyLabels = RESOURCES.flatMap((resource) => CACHE_STATES.map((cache) => ({ resource, cache })));
   return {
     registry,
     observe(resource, status, cache, seconds) {
-      const state = cacheLabel(cache);
-      requests.inc({ resource, status: statusLabel(status), cache: state });
-      latency.observe({ resource, cache: state }, seconds);
+      const r = resourceIndex(resource);
+      const c = cacheIndex(cache);
+      counted.add(counted.slot(r, statusIndex(status), c));
+      const labels = latencyLabels[r * CACHE_STATES.length + c];
+      if (labels !== undefined) latency.observe(labels, seconds);
     },
     rejected() {
-      requests.inc({ resource: 'unauthorized', status: '401', cache: '-' });
+      counted.add(unauthorized);
     },
   };
 }

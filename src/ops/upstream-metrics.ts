@@ -8,7 +8,8 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ExchangeObserver, UpstreamExchange } from '../upstream/observe.ts';
 import type { UpstreamFailure } from '../errors.ts';
 import type { CacheSummary } from '../cache/index.ts';
-import { cacheLabel, type ResourceLabel } from './labels.ts';
+import { CACHE_STATES, RESOURCES, cacheIndex, resourceIndex, type ResourceLabel } from './labels.ts';
+import { Tally } from './tally.ts';
 
 /** What an upstream answer was, from its status (or its failure). */
 export const UPSTREAM_RESULTS = ['ok', 'notModified', 'notFound', 'rateLimited', 'refused', 'clientError', 'serverError', 'error'] as const;
@@ -79,8 +80,27 @@ export function createUpstreamMetrics(registry: Registry, opts: UpstreamMetricsO
       }
     },
   });
-  const cacheResults = new Counter({ name: 'nugate_cache_results_total', help: 'Answers by resource and cache result (hit, miss, stale, revalidated; none = not cacheable)', labelNames: ['resource', 'result'], registers });
-  const served = new Counter({ name: 'nugate_served_bytes_total', help: 'Bytes sent to clients (headers included), by resource', labelNames: ['resource'], registers });
+  // Touched by every answer: counted in arrays, handed to prom-client when /metrics is read (ops/tally.ts).
+  const results = new Tally(['resource', 'result'], [RESOURCES, CACHE_STATES.map((s) => (s === '-' ? 'none' : s.toLowerCase()))]);
+  const sent = new Tally(['resource'], [RESOURCES]);
+  new Counter({
+    name: 'nugate_cache_results_total',
+    help: 'Answers by resource and cache result (hit, miss, stale, revalidated; none = not cacheable)',
+    labelNames: ['resource', 'result'],
+    registers,
+    collect() {
+      results.flushInto(this);
+    },
+  });
+  new Counter({
+    name: 'nugate_served_bytes_total',
+    help: 'Bytes sent to clients (headers included), by resource',
+    labelNames: ['resource'],
+    registers,
+    collect() {
+      sent.flushInto(this);
+    },
+  });
   const summary = opts.summary;
   if (summary !== undefined) {
     // Read at scrape time from the running totals the tiers keep (no walk).
@@ -125,9 +145,9 @@ export function createUpstreamMetrics(registry: Registry, opts: UpstreamMetricsO
       } else open.dec({ upstream: name });
     },
     served(resource, cache, bytes) {
-      const state = cacheLabel(cache);
-      cacheResults.inc({ resource, result: state === '-' ? 'none' : state.toLowerCase() });
-      if (bytes > 0) served.inc({ resource }, bytes);
+      const r = resourceIndex(resource);
+      results.add(results.slot(r, cacheIndex(cache)));
+      if (bytes > 0) sent.add(sent.slot(r), bytes);
     },
   };
 }
