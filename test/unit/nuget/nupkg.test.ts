@@ -204,3 +204,36 @@ describe('readEntryFromFile', () => {
     await assert.rejects(readEntryFromFile(await writeTemp('short.nupkg', half), 'x', 10), InvalidPackageError);
   });
 });
+
+describe('packages whose central directory is larger than the tail read at once', () => {
+  // ~3,000 entries with long names: a central directory of ~400 KB, over the 256 KB held in memory.
+  const many = (): Record<string, string> => {
+    const files: Record<string, string> = { 'Big.nuspec': '<package><metadata><id>Big</id><version>2.0.0</version></metadata></package>' };
+    for (let i = 0; i < 3000; i++) files[`lib/net8.0/${'a-rather-long-folder-name/'.repeat(3)}file-${i}.txt`] = `content ${i}`;
+    return files;
+  };
+  const openFds = async (): Promise<number> => (await readdir('/proc/self/fd')).length;
+
+  it('reads the manifest and an entry (read from the file and from the tail alike), leaving no file open', async () => {
+    const { path, bytes } = await makeZip('big.nupkg', many());
+    assert.ok(bytes.length > 400 * 1024, `${bytes.length} bytes`);
+    const fds = await openFds();
+    for (let i = 0; i < 5; i++) {
+      const m = await readManifestFromFile(path);
+      assert.equal(m.nuspec.id, 'Big');
+      const last = await readEntryFromFile(path, `lib/net8.0/${'a-rather-long-folder-name/'.repeat(3)}file-2999.txt`, 1024);
+      assert.equal(last?.toString(), 'content 2999');
+    }
+    assert.equal(await openFds(), fds);
+  });
+
+  it('rejects a copy with its central directory cut short, leaving no file open', async () => {
+    const { bytes } = await makeZip('big-src.nupkg', many());
+    // Keep the end record but lose the start of the directory: the directory now begins before the file does.
+    const cut = await writeTemp('big-cut.nupkg', Buffer.concat([Buffer.from(bytes.subarray(0, 100)), Buffer.from(bytes.subarray(bytes.length - 300 * 1024))]));
+    const fds = await openFds();
+    await assert.rejects(readManifestFromFile(cut), InvalidPackageError);
+    await assert.rejects(readManifestFromFile(join(dir, 'absent.nupkg')), (err: NodeJS.ErrnoException) => err.code === 'ENOENT');
+    assert.equal(await openFds(), fds);
+  });
+});
