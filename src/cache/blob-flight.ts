@@ -1,8 +1,10 @@
 /**
  * One coalesced blob request (style.md rule 9): every concurrent `get` of a key joins the same flight, which
  * looks the blob up once and, on a miss, calls the loader once. The download is written to a temp file while
- * every client streams it through its own TailReader (none waits for the whole file, none is buffered in
- * memory); it is verified, committed and indexed before the readers may see the last byte.
+ * every client streams it through its own TailReader (none waits for the whole file); it is verified, committed
+ * and indexed before the readers may see the last byte. The newest bytes are also held in memory (a bounded
+ * window): writes go to the file in batches, and readers that keep up with the download (nearly all of them)
+ * copy from memory instead of reading the file back; only a reader that falls behind the window reads the file.
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -49,6 +51,11 @@ export interface FlightDeps {
   onFailure(err: Error, phase: 'before download' | 'during download'): void;
 }
 
+/** Bytes written to the temp file at once (fewer, larger writes: each is a thread-pool round trip). */
+const WRITE_BATCH = 256 * 1024;
+/** Bytes already on disk kept in memory for readers just behind the download. */
+const KEEP_BEHIND = 256 * 1024;
+
 interface Waiter {
   resolve(result: BlobResult | undefined): void;
   reject(err: unknown): void;
@@ -62,7 +69,13 @@ export class BlobFlight implements TailSource {
   private waiters: Waiter[] = [];
   private temp: TempBlob | undefined;
   private upstream: UpstreamBody | undefined;
+  /** Bytes received (hashed, and in memory or on disk). */
   private written = 0;
+  /** Bytes on disk: [durable, written) is only in `recent`. */
+  private durable = 0;
+  /** The newest bytes, in order, covering [recentStart, written). */
+  private recent: Buffer[] = [];
+  private recentStart = 0;
   /** A package's nuspec, looked for in its first bytes so warming need not wait for the rest (nuspec-sniff.ts). */
   private readonly sniffer: NuspecSniffer | undefined;
   private error: Error | undefined;
@@ -119,8 +132,26 @@ export class BlobFlight implements TailSource {
   }
 
   readAt(buf: Buffer, position: number): Promise<number> {
+    if (position >= this.recentStart) return Promise.resolve(this.copyRecent(buf, position));
     if (this.temp === undefined) return Promise.resolve(0);
-    return this.temp.read(buf, position);
+    // Everything before the window is on disk.
+    return this.temp.read(buf.length <= this.recentStart - position ? buf : buf.subarray(0, this.recentStart - position), position);
+  }
+
+  /** Copies from the in-memory window, from `position` on; returns the number of bytes copied. */
+  private copyRecent(buf: Buffer, position: number): number {
+    let at = this.recentStart;
+    let copied = 0;
+    for (const chunk of this.recent) {
+      const end = at + chunk.length;
+      if (end > position + copied) {
+        const from = position + copied - at;
+        copied += chunk.copy(buf, copied, from, Math.min(chunk.length, from + buf.length - copied));
+        if (copied === buf.length) break;
+      }
+      at = end;
+    }
+    return copied;
   }
 
   changed(): Promise<void> {
@@ -280,6 +311,9 @@ export class BlobFlight implements TailSource {
   /** Phase change, map removal and the flight's own reference: one synchronous step. */
   private end(phase: 'done' | 'failed'): void {
     this.phase = phase;
+    // Every byte is on disk (or the download failed): readers still going read the file from here on.
+    this.recent = [];
+    this.recentStart = this.durable;
     this.deps.onEnd();
     this.notify();
     this.release();
@@ -311,11 +345,34 @@ export class BlobFlight implements TailSource {
       if (this.written + buf.length > this.deps.maxBytes) throw this.tooLarge();
       hash.update(buf);
       this.sniffer?.push(buf);
-      await temp.write(buf, this.written);
+      this.recent.push(buf);
       this.written += buf.length;
       this.notify();
+      // for-await pulls the next chunk only after this: the upstream waits while a batch is written.
+      if (this.written - this.durable >= WRITE_BATCH) await this.writeBatch(temp);
     }
+    await this.writeBatch(temp);
     if (this.abortReason !== undefined) throw this.abortReason;
     return hash.digest('base64');
+  }
+
+  /** Writes what is only in memory to the file, then lets the window forget what readers are past. */
+  private async writeBatch(temp: TempBlob): Promise<void> {
+    const unwritten: Buffer[] = [];
+    let at = this.written;
+    for (let i = this.recent.length - 1; i >= 0 && at > this.durable; i--) {
+      const chunk = this.recent[i];
+      if (chunk === undefined) break;
+      unwritten.unshift(at - chunk.length >= this.durable ? chunk : chunk.subarray(this.durable - (at - chunk.length)));
+      at -= chunk.length;
+    }
+    if (unwritten.length === 0) return;
+    const data = unwritten.length === 1 && unwritten[0] !== undefined ? unwritten[0] : Buffer.concat(unwritten);
+    await temp.write(data, this.durable);
+    this.durable += data.length;
+    for (let first = this.recent[0]; first !== undefined && this.recentStart + first.length <= this.durable && this.written - (this.recentStart + first.length) >= KEEP_BEHIND; first = this.recent[0]) {
+      this.recent.shift();
+      this.recentStart += first.length;
+    }
   }
 }
