@@ -13,7 +13,8 @@
  *    cores, servers are pinned to core 0 and wrk + origin to core 1 (deps.md §3 "pinned").
  * 2. Restores with the real dotnet client and empty client caches (bench/lib/restore.ts): direct to a loopback feed
  *    that behaves like a remote one (bench/lib/remote-feed.ts: latency per request, set-up per new connection, a
- *    limited accept rate), through a cold nugate, through a warm nugate, and from a local folder; interleaved
+ *    limited accept rate), through a cold nugate (a new process), through a running nugate holding nothing of the
+ *    feed (a fresh upstream view per round), through a warm nugate, and from a local folder; interleaved
  *    rounds, order rotated, medians.
  * 3. N concurrent restores (N CI agents, each its own client caches) through the warm nugate vs the local folder.
  * 4. RSS of every nugate process at the end of its scenario (VmRSS) against cache.hotMaxSize, and from its /metrics
@@ -401,7 +402,7 @@ async function main(): Promise<void> {
       try {
         if (RESTORE) {
           log('');
-          log(`dotnet ${lab.dotnetVersion} restore, ${RESTORES} rounds of direct / cold / warm / local (and, with taskset, direct and cold with the client on one core and nugate on the other), order rotated`);
+          log(`dotnet ${lab.dotnetVersion} restore, ${RESTORES} rounds of direct / cold (new process) / coldrun (running process, nothing held) / warm / local (and, with taskset, direct and cold with the client on one core and nugate on the other), order rotated`);
           restores = await lab.single(RESTORES);
         }
         if (BATCH) {
@@ -505,7 +506,7 @@ function report(r: { started: number; hits?: HitResults | undefined; restores?: 
     runs.every((x) => x.feed === undefined) ? '-' : show(medianOf(runs, (x) => (x.feed === undefined ? undefined : f(x.feed))));
   if (r.restores !== undefined) {
     const { single, dotnetVersion, profile, firstFillMs } = r.restores;
-    const order = (['direct', 'cold', 'warm', 'local', 'direct1', 'cold1'] as const).filter((s) => single.runs[s] !== undefined);
+    const order = (['direct', 'cold', 'coldrun', 'warm', 'local', 'direct1', 'cold1'] as const).filter((s) => single.runs[s] !== undefined);
     const med = (s: Series): number => medianOf(single.runs[s] ?? [], (x) => x.ms);
     const direct = med('direct');
     log('');
@@ -527,7 +528,8 @@ function report(r: { started: number; hits?: HitResults | undefined; restores?: 
     // The local folder is the floor of any restore (no network at all): a goal below it cannot be met by a feed.
     log(`(floor: the local folder restore is ${f2(med('local') / direct)}× direct; no feed, nugate included, restores faster than the local folder)`);
     goals.push(
-      { name: `cold restore through nugate vs direct (median ${secs(med('cold'))} s / ${secs(direct)} s)`, goal: '≤ 0.8×', value: med('cold') / direct, value32: Number.NaN, byCpu: Number.NaN, ok: (v) => v <= 0.8, show: ratio },
+      { name: `cold restore through a new nugate process vs direct (median ${secs(med('cold'))} s / ${secs(direct)} s)`, goal: '≤ 0.8×', value: med('cold') / direct, value32: Number.NaN, byCpu: Number.NaN, ok: (v) => v <= 0.8, show: ratio },
+      { name: `cold restore through a running nugate (nothing of the feed held) vs direct (median ${secs(med('coldrun'))} s / ${secs(direct)} s)`, goal: '≤ 0.8×', value: med('coldrun') / direct, value32: Number.NaN, byCpu: Number.NaN, ok: (v) => v <= 0.8, show: ratio },
       { name: `warm restore through nugate vs direct (median ${secs(med('warm'))} s / ${secs(direct)} s)`, goal: '≤ 0.5×', value: med('warm') / direct, value32: Number.NaN, byCpu: Number.NaN, ok: (v) => v <= 0.5, show: ratio },
       { name: `warm restore vs local folder (median ${secs(med('warm'))} s / ${secs(med('local'))} s)`, goal: '≤ 1.1×', value: med('warm') / med('local'), value32: Number.NaN, byCpu: Number.NaN, ok: (v) => v <= 1.1, show: ratio },
     );

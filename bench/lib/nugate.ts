@@ -29,6 +29,11 @@ export interface NugateOptions {
   store?: string;
   /** Where src/cli.ts is run from (default: this repo). */
   root?: string;
+  /**
+   * More upstreams with these names, all at `upstream`: each is served on its own at /upstreams/{name}/v3/ and
+   * cached under its own name, so a running process can be given a feed it holds nothing of.
+   */
+  views?: string[];
 }
 
 export interface RunningNugate {
@@ -43,7 +48,7 @@ export async function startNugateProcess(o: NugateOptions): Promise<RunningNugat
   await mkdir(o.dir, { recursive: true });
   const config = {
     listen: { host: '127.0.0.1', port: 0 },
-    upstreams: [{ name: 'origin', url: o.upstream }],
+    upstreams: [{ name: 'origin', url: o.upstream }, ...(o.views ?? []).map((name) => ({ name, url: o.upstream }))],
     cache: { dir: join(o.dir, 'cache'), ...(o.store === undefined ? {} : { store: o.store }), ...(o.ttl === undefined ? {} : { ttl: o.ttl }) },
     log: { level: 'info' },
   };
