@@ -65,6 +65,7 @@ async function serveCommand(config: Config): Promise<void> {
   const nugate = await createApp({ config, log });
   const running = await listen(nugate, config.listen.host, config.listen.port);
   log.info({ url: running.url, offline: config.offline, upstreams: config.upstreams.map((u) => u.name), cacheDir: config.cache.dir }, 'nugate listening');
+  nugate.services.warm?.started();
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;

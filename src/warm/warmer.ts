@@ -168,6 +168,15 @@ export class Warmer {
     for (const src of this.s.sources) this.enqueue(`audit:${src.name}`, () => this.warmAudit(src));
   }
 
+  /**
+   * The process is serving: discover every upstream now (its service index, over a connection that then stays
+   * open), so the first client request after a start does not wait one more upstream round trip for it.
+   */
+  started(): void {
+    if (this.s.config.offline) return;
+    for (const src of this.s.sources) this.enqueue(`discover:${src.name}`, async () => void (await src.capabilities()));
+  }
+
   /** A client asked for the version list of `id`: if warming fetched it, that warm-up was used. */
   claimVersions(id: string): void {
     this.claim(`versions:${id}`, 'versions');

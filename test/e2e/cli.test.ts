@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNugate, REPO_ROOT } from '../helpers/nugate-process.ts';
 import { startFakeUpstream } from '../helpers/fake-upstream.ts';
+import { eventually } from '../helpers/ha.ts';
 
 function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -36,9 +37,13 @@ test('serves /health once listening and exits 0 on SIGTERM', async (t) => {
   const body = (await health.json()) as { status: string; upstreams: Array<{ name: string; state: string }> };
   assert.equal(body.status, 'ok');
   assert.deepEqual(body.upstreams.map((u) => [u.name, u.state]), [['u', 'closed']]);
+  // The upstream was discovered at start (warm/warmer.ts started()): the first client request costs one exchange.
+  assert.ok(await eventually(async () => up.count('/v3/index.json') === 1, 10_000), 'the service index is fetched at start');
+  const before = up.requests.length;
   const versions = await fetch(`${ng.baseUrl}/v3/flatcontainer/a.b/index.json`);
   assert.equal(versions.status, 200);
   await versions.arrayBuffer();
+  assert.deepEqual(up.requests.slice(before).map((r) => r.path), ['/flat/a.b/index.json']);
   assert.equal(await ng.stop('SIGTERM'), 0, ng.logs());
 });
 

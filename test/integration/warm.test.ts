@@ -168,3 +168,19 @@ test('warming can be turned off', async () => {
   await ng.nugate.settle();
   assert.equal(up.count('/flat/lib.'), 0);
 });
+
+test('once serving, every upstream is discovered before any client asks (never offline)', async () => {
+  const { up, ng } = await setUp();
+  assert.equal(up.count('/v3/index.json'), 0, 'nothing before start');
+  ng.nugate.services.warm?.started();
+  await ng.nugate.settle();
+  assert.equal(up.count('/v3/index.json'), 1, 'the service index, at start');
+  const before = up.requests.length;
+  assert.equal((await get(`${ng.url}/v3/flatcontainer/app.root/index.json`)).status, 200);
+  assert.deepEqual(up.requests.slice(before).map((r) => r.path), ['/flat/app.root/index.json'], 'the first client request costs one upstream exchange');
+
+  const offline = await setUp({ offline: true });
+  offline.ng.nugate.services.warm?.started();
+  await offline.ng.nugate.settle();
+  assert.equal(offline.up.requests.length, 0, 'offline: nothing');
+});
