@@ -82,6 +82,15 @@ describe('redirect policy', () => {
     assert.equal(isForbiddenHost('metadata.google.internal.'), true);
     assert.equal(isForbiddenHost('example.com'), false);
   });
+
+  it('gives a host the same verdict every time, past the bound of remembered hosts', () => {
+    const hosts = Array.from({ length: 600 }, (_, i) => (i % 3 === 0 ? `169.254.${Math.floor(i / 256)}.${i % 256}` : i % 3 === 1 ? `[fe80::${i.toString(16)}]` : `feed${i}.example`));
+    const first = hosts.map((h) => isForbiddenHost(h));
+    assert.deepEqual(first, hosts.map((h) => !h.endsWith('.example')));
+    for (let round = 0; round < 2; round++) assert.deepEqual(hosts.map((h) => isForbiddenHost(h)), first);
+    assert.equal(isForbiddenHost('METADATA.google.internal'), true, 'case does not matter, remembered or not');
+    assert.equal(isForbiddenHost('metadata.google.internal'), true);
+  });
 });
 
 /** A resolver that knows a few names, answering in both of dns.lookup's shapes. */
