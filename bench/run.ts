@@ -21,7 +21,7 @@
  *    the upstream requests, `nugate_upstream_connections_*` and the warming outcomes ("n/a" where missing).
  * 5. Only with --upstream URL (never by default, never in CI): the same restores against a real feed.
  *
- * Options: --seconds N (5) --passes N (2) --warmup N (1) --connections N (32)      wrk scenarios
+ * Options: --seconds N (5) --passes N (2) --warmup N (3) --connections N (32)      wrk scenarios
  *          --restores N (7) --agents N (8) --batch-rounds N (3)                    restores
  *          --latency MS (40) --connect-delay MS (60) --accept-rate N/s (10) --accept-burst N (8)   the remote-like feed
  *          --redo N (disturbed runs redone; default 3 restore rounds per scenario, max(4, 60/seconds) wrk runs)
@@ -48,7 +48,7 @@ const { values: opts } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
     passes: { type: 'string', default: '2' },
-    warmup: { type: 'string', default: '1' },
+    warmup: { type: 'string', default: '3' },
     connections: { type: 'string', default: '32' },
     restores: { type: 'string', default: '7' },
     agents: { type: 'string', default: '8' },
