@@ -69,9 +69,6 @@ export interface NugateApp {
   close(): Promise<void>;
 }
 
-/** A flat-container package file (nupkg, nuspec, icon, readme), as opposed to a JSON document. */
-const PACKAGE_FILE_PATH = /\/flatcontainer\/[^/?]+\/[^/?]+\/[^/?]+(?:\?|$)/;
-
 /** Read auth on raw node headers (a repeated header is no credential). */
 function authorizedHeaders(check: (authorization: string | undefined, apiKey: string | undefined) => boolean): (req: IncomingMessage) => boolean {
   return (req) => {
@@ -258,8 +255,8 @@ export async function createApp(opts: AppOptions): Promise<NugateApp> {
       now: () => clock.now(),
       ...(config.auth.read ? { authorized: authorizedHeaders(createHeaderCheck(config)) } : {}),
       requestId: (req) => requestIdOf(req.headers['x-request-id']),
-      record: (req, status, cache, started, id) => {
-        cacheMetrics.observer.result(PACKAGE_FILE_PATH.test(req.url ?? '') ? 'package' : 'document', 'rendered', 'hit');
+      record: (req, status, cache, started, id, kind) => {
+        cacheMetrics.observer.result(kind, 'rendered', 'hit');
         access.answered(req, status, cache, started, id);
       },
     }),

@@ -4,7 +4,7 @@
  * it is never cached, and the next request asks the upstream again.
  */
 import { readFile } from 'node:fs/promises';
-import { readManifestFromFile } from '../nuget/nupkg.ts';
+import { MAX_NUSPEC_BYTES, readManifestFromFile } from '../nuget/nupkg.ts';
 import { parseNuspec } from '../nuget/nuspec.ts';
 import { lowerNormalized } from '../nuget/version.ts';
 import { UpstreamError } from '../errors.ts';
@@ -22,8 +22,6 @@ export interface DownloadFacts {
   /** SHA-512 the upstream advertised (base64, `sha512-<base64>` or hex). */
   expectedSha512?: string;
 }
-
-const MAX_NUSPEC_BYTES = 4 * 1024 * 1024;
 
 /** Accepts NuGet's base64 packageHash, an SRI `sha512-…` string, or hex; returns base64. */
 export function normalizeSha512(text: string): string {

@@ -22,8 +22,8 @@ export interface FastHitDeps {
   authorized?: (req: IncomingMessage) => boolean;
   /** The id of this request, echoed as X-Request-Id and logged (ops/access-log.ts). */
   requestId?: (req: IncomingMessage) => string;
-  /** Counts the answered request like every other one (ops/access-log.ts). */
-  record: (req: IncomingMessage, status: number, cache: string, started: number, id: string) => void;
+  /** Counts the answered request like every other one (ops/access-log.ts); `kind` says which memo answered. */
+  record: (req: IncomingMessage, status: number, cache: string, started: number, id: string, kind: 'document' | 'package') => void;
 }
 
 /** Returns a request listener prefix: true when it answered the request, false to pass it on. */
@@ -46,8 +46,10 @@ export function createFastHit(deps: FastHitDeps): (req: IncomingMessage, res: Se
       root = `${(req.socket as TLSSocket).encrypted === true ? 'https' : 'http'}://${host.toLowerCase()}/`;
     }
     const key = renderKeyOf(root, target);
-    const hit = render.get(key) ?? deps.packageHits?.get(key);
+    const document = render.get(key);
+    const hit = document ?? deps.packageHits?.get(key);
     if (hit === undefined) return false;
+    const kind = document === undefined ? 'package' : 'document';
     if (deps.authorized !== undefined && !deps.authorized(req)) return false;
     const headers = renderedHeaders(hit, 'HIT', deps.now());
     const id = deps.requestId?.(req) ?? '';
@@ -56,13 +58,13 @@ export function createFastHit(deps: FastHitDeps): (req: IncomingMessage, res: Se
     if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, hit.etag)) {
       res.writeHead(304, headers);
       res.end();
-      deps.record(req, 304, 'HIT', started, id);
+      deps.record(req, 304, 'HIT', started, id, kind);
       return true;
     }
     headers['content-length'] = String(hit.body.length);
     res.writeHead(200, headers);
     res.end(method === 'HEAD' ? undefined : hit.body);
-    deps.record(req, 200, 'HIT', started, id);
+    deps.record(req, 200, 'HIT', started, id, kind);
     return true;
   };
 }

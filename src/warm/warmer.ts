@@ -18,6 +18,7 @@ import type { Source } from '../sources/source.ts';
 import { FEED_SENTINEL } from '../feed-urls.ts';
 import { readBlobBody, closeBlobBody } from '../cache/blob-body.ts';
 import { parseNuspec } from '../nuget/nuspec.ts';
+import { MAX_NUSPEC_BYTES } from '../nuget/nupkg.ts';
 import { lowerNormalized, lowestApplicable, normalize, parseRange } from '../nuget/version.ts';
 import { isValidId, normalizeId } from '../nuget/id.ts';
 import { mergedVersions, resolveSource } from '../resources/resolve.ts';
@@ -42,8 +43,6 @@ const QUEUE_MAX = 5_000;
 const HELD_LIST_MS = 5;
 /** How a canonical document names a page nugate serves through a signed link: `{feed}raw/{upstream}/{token}`. */
 const RAW_LINKS = `${FEED_SENTINEL}raw/`;
-/** A nuspec is a few KB; anything this big is not read for warming. */
-const MAX_NUSPEC_BYTES = 4 * 1024 * 1024;
 
 type Group = ReturnType<typeof parseNuspec>['dependencyGroups'][number];
 
